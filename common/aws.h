@@ -61,7 +61,13 @@ struct aws_creds_provider;
 int aws_creds_provider_new(const struct aws_creds_opts *o, struct aws_creds_provider **out,
                            struct err *e);
 void aws_creds_provider_free(struct aws_creds_provider *p);
-/* Copies current credentials into *out, refreshing if due.  Thread-safe. */
+/* aws_creds_provider_new resolves the chain at once: with no source it
+ * fails (ERR_PERMANENT) naming each source tried; a configured container
+ * endpoint that fails is an error, not a fall-through to IMDS.
+ * aws_creds_get copies the current credentials into *out, refreshing if due
+ * (under the provider's mutex; a failed refresh of still-valid keys keeps
+ * them and logs a warning, retried at most every 10 s; once they expired the
+ * error is ERR_RETRY).  Thread-safe. */
 int aws_creds_get(struct aws_creds_provider *p, struct aws_creds *out, struct err *e);
 
 /* ---- requests ----------------------------------------------------------- */
@@ -87,7 +93,10 @@ struct aws_req {
     const char *method;           /* GET PUT POST HEAD DELETE */
     const char *path;             /* already URI-encoded, starts with '/' */
     const char *query;            /* canonical: sorted, RFC 3986, "k=" for empty; or NULL */
-    const struct aws_header *headers; /* extra headers, signed; n_headers of them */
+    const struct aws_header *headers; /* extra headers, signed; n_headers of them;
+                                       * non-empty values.  An x-amz-content-sha256
+                                       * here (e.g. UNSIGNED-PAYLOAD) replaces the
+                                       * body hash otherwise always sent */
     size_t n_headers;
     const void *body;
     size_t body_len;
@@ -105,10 +114,16 @@ struct aws_resp {
 
 struct aws_client;
 
+/* Initialises libcurl once per process (pthread_once).  aws_client_new and
+ * aws_creds_provider_new call it; main() may call it before starting threads. */
+int aws_global_init(struct err *e);
+
 int aws_client_new(const struct aws_client_opts *o, struct aws_client **out, struct err *e);
 void aws_client_free(struct aws_client *c);
 const char *aws_client_endpoint(const struct aws_client *c);
 const char *aws_client_region(const struct aws_client *c);
+/* Retries this client has made so far (a metric; readable from any thread). */
+unsigned long long aws_client_retries(const struct aws_client *c);
 
 void aws_resp_init(struct aws_resp *r);
 void aws_resp_free(struct aws_resp *r);
@@ -117,7 +132,14 @@ void aws_resp_free(struct aws_resp *r);
  * (and for 304/412 when the caller asked with If-None-Match: the status is in
  * r->status), negative otherwise with e filled and classified.  The response
  * body of a failed request is parsed for an AWS error code (XML <Code> or
- * JSON __type), which appears in e->msg. */
+ * JSON __type), which appears in e->msg, e.g.
+ *   s3 PUT /logs/a.gz: 403 SignatureDoesNotMatch: The request signature ...
+ * e->code: -ENOENT for 404, -EACCES for 401/403, -EAGAIN for RETRY-class
+ * HTTP answers, -ETIMEDOUT/-EIO for transport failures, -EINVAL for a bad
+ * req, -E2BIG for a response over 64 MiB.  r->body keeps the body of the
+ * last attempt (also of an error).  Default Content-Type for PUT/POST is
+ * application/octet-stream.  Note: libcurl itself re-sends a request once
+ * when a *reused* connection dies before any byte of the answer arrived. */
 int aws_request(struct aws_client *c, const struct aws_req *req, struct aws_resp *r,
                 struct err *e);
 

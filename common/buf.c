@@ -73,7 +73,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 
 char *buf_steal(struct buf *b, size_t *len)
 {
-    if (!b->data) buf_reserve(b, 0);
+    if (!b->data) {
+        buf_reserve(b, 0);
+        b->data[0] = 0;
+    }
     char *d = b->data;
     if (len) *len = b->len;
     b->data = NULL;

@@ -16,8 +16,9 @@
 
 #include "common/err.h"
 
-/* One (possibly de-aggregated) Kinesis record.  Borrowed for the call. */
-struct kin_record {
+/* One (possibly de-aggregated) record as handed to a processor.  Borrowed
+ * for the call.  (Named proc_record: common/kinesis.h has its own kin_record.) */
+struct proc_record {
     const void *data;
     size_t len;
     const char *partition_key;
@@ -27,7 +28,7 @@ struct kin_record {
 };
 
 struct proc_batch {
-    const struct kin_record *recs;
+    const struct proc_record *recs;
     size_t n;
     int64_t millis_behind;    /* -1 when unknown (sent as null) */
 };

@@ -15,3 +15,14 @@ TEST(buf_append_respects_max)
     EXPECT_EQ_INT(b.len, 8);
     buf_free(&b);
 }
+
+TEST(buf_steal_empty_is_terminated)
+{
+    struct buf b;
+    buf_init(&b, 16);
+    size_t n = 99;
+    char *s = buf_steal(&b, &n);
+    EXPECT_EQ_INT(n, 0);
+    EXPECT_EQ_STR(s, "");
+    free(s);
+}
