@@ -49,10 +49,14 @@ else
 BUILD   := build/rel
 endif
 
-MODULES := common lease checkpoint sinks worker ops
+MODULES := common lease checkpoint sinks worker
 SRC_ALL := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 SRC_LIB := $(filter-out %main.c,$(SRC_ALL))
 OBJ_LIB := $(SRC_LIB:%.c=$(BUILD)/%.o)
+# logfleetctl's subcommands register themselves (CTL_COMMAND in ops/ctl.h), so
+# their objects are linked directly rather than through the archive.
+SRC_OPS := $(filter-out ops/main.c,$(wildcard ops/*.c))
+OBJ_OPS := $(SRC_OPS:%.c=$(BUILD)/%.o)
 TEST_SRC := tests/t.c $(wildcard tests/unit/*.c tests/integ/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
@@ -74,7 +78,7 @@ $(BINDIR)/logfleetd: $(BUILD)/worker/main.o $(BUILD)/liblogfleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BINDIR)/logfleetctl: $(BUILD)/ops/main.o $(BUILD)/liblogfleet.a
+$(BINDIR)/logfleetctl: $(BUILD)/ops/main.o $(OBJ_OPS) $(BUILD)/liblogfleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -104,4 +108,4 @@ clean:
 	rm -rf build bin
 
 .PHONY: all deps check bench demo clean
--include $(OBJ_LIB:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(OBJ_LIB:.o=.d) $(OBJ_OPS:.o=.d) $(TEST_OBJ:.o=.d)

@@ -4,6 +4,7 @@
  * Exit status: 0 ok, 1 the command failed, 2 bad arguments or a bad config.
  */
 #include "common/config.h"
+#include "ops/ctl.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -15,13 +16,15 @@ struct opts {
     bool print_config;
 };
 
-/* A subcommand: run gets argv from the command's name on; 2 = usage error. */
-struct command {
-    const char *name;
-    bool needs_config;
-    int (*run)(const struct lf_config *c, int argc, char **argv);
-    const char *help;
-};
+static struct ctl_command *commands; /* sorted by name */
+
+void ctl_register(struct ctl_command *c)
+{
+    struct ctl_command **p = &commands;
+    while (*p && strcmp((*p)->name, c->name) < 0) p = &(*p)->next;
+    c->next = *p;
+    *p = c;
+}
 
 static int cmd_config_doc(const struct lf_config *c, int argc, char **argv)
 {
@@ -30,10 +33,8 @@ static int cmd_config_doc(const struct lf_config *c, int argc, char **argv)
     return config_doc_markdown(stdout) ? 1 : 0;
 }
 
-static const struct command commands[] = {
-    {"config-doc", false, cmd_config_doc, "print the configuration reference (Markdown)"},
-};
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
+CTL_COMMAND(config_doc, "config-doc", false, cmd_config_doc,
+            "print the configuration reference (Markdown)")
 
 static void usage(FILE *f)
 {
@@ -41,14 +42,14 @@ static void usage(FILE *f)
                "  -c, --config FILE  config file (default $LOGFLEET_CONF; none: environment only)\n"
                "  --print-config     print the configuration as loaded (secrets as \"***\")\n"
                "commands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].help);
+    for (const struct ctl_command *c = commands; c; c = c->next)
+        fprintf(f, "  %-18s %s\n", c->name, c->help);
 }
 
-static const struct command *find_command(const char *name)
+static const struct ctl_command *find_command(const char *name)
 {
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(commands[i].name, name)) return &commands[i];
+    for (const struct ctl_command *c = commands; c; c = c->next)
+        if (!strcmp(c->name, name)) return c;
     return NULL;
 }
 
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
     struct opts o = {0};
     int rc = parse_opts(argc, argv, &o);
     bool has_cmd = optind < argc;
-    const struct command *cmd = has_cmd ? find_command(argv[optind]) : NULL;
+    const struct ctl_command *cmd = has_cmd ? find_command(argv[optind]) : NULL;
     if (rc == 0 && has_cmd && !cmd) fprintf(stderr, "logfleetctl: unknown command \"%s\"\n", argv[optind]);
     if (rc == 0 && ((has_cmd && !cmd) || has_cmd == o.print_config)) rc = 2;
     if (rc) {
