@@ -1,0 +1,2 @@
+CREATE TABLE IF NOT EXISTS logs.login_20250102 (ts timestamp NOT NULL, player_id varchar(64) NOT NULL, platform varchar(16), level integer, gold bigint, score double precision, vip boolean, note varchar(65535), _shard varchar(64), _seq varchar(128), _subseq bigint, _arrival bigint) SORTKEY(ts);
+CREATE TABLE IF NOT EXISTS logs.chat_20250102 (event_time timestamp, payload super, _shard varchar(64), _seq varchar(128), _subseq bigint, _arrival bigint) SORTKEY(event_time);

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS logs.login_20241203;
+DROP VIEW IF EXISTS logs.chat;
