@@ -1,5 +1,6 @@
 /* dialect.c — what both dialects share: type columns, table names, the
- * catalog reads, and the factory. */
+ * catalog reads, the DDL shapes (filled from a struct dialect_ddl) and the
+ * factory. */
 #include "sinks/dialect.h"
 
 #include <errno.h>
@@ -124,6 +125,86 @@ int dialect_ensure_schema(struct wh_sql *x, const char *schema, struct err *e)
     PQclear(r);
     if (exists) return 0;
     char *sql = xasprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
+    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
+    free(sql);
+    return rc;
+}
+
+int dialect_ensure_ledger(struct wh_sql *x, const char *schema, const struct dialect_ddl *d,
+                          struct err *e)
+{
+    if (dialect_ensure_schema(x, schema, e)) return -1;
+    const char *p[] = {schema, DIALECT_LEDGER};
+    PGresult *r;
+    if (wh_sql_catalog(x, "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", 2,
+                       p, &r, e))
+        return -1;
+    int exists = PQntuples(r) > 0;
+    PQclear(r);
+    if (exists) return 0;
+    char *sql = xasprintf("CREATE TABLE IF NOT EXISTS %s." DIALECT_LEDGER " %s", schema,
+                          d->ledger_columns);
+    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
+    free(sql);
+    return rc;
+}
+
+static int col_type(struct buf *b, const struct lf_column *c, const struct dialect_ddl *d)
+{
+    switch (c->type) {
+    case LF_COL_TEXT: return buf_puts(b, d->text_type);
+    case LF_COL_VARCHAR: return buf_printf(b, "varchar(%d)", c->length);
+    case LF_COL_INT: return buf_puts(b, "integer");
+    case LF_COL_BIGINT: return buf_puts(b, "bigint");
+    case LF_COL_DOUBLE: return buf_puts(b, "double precision");
+    case LF_COL_BOOLEAN: return buf_puts(b, "boolean");
+    case LF_COL_TIMESTAMP: return buf_puts(b, d->timestamp_type);
+    }
+    return -EINVAL;
+}
+
+void dialect_day_table_sql(struct buf *b, const struct dialect_target *t, int day,
+                           const struct dialect_ddl *d)
+{
+    const struct dialect_type *ty = t->type;
+    char table[WH_IDENT_MAX];
+    dialect_table_name(ty->name, day, table);
+    buf_printf(b, "CREATE TABLE IF NOT EXISTS %s.%s (", t->schema, table);
+    if (ty->n_cols == 0) buf_puts(b, d->generic_columns);
+    for (size_t i = 0; i < ty->n_cols; i++) {
+        buf_printf(b, "%s%s ", i ? ", " : "", ty->cols[i].name);
+        col_type(b, &ty->cols[i], d);
+        if (ty->cols[i].required) buf_puts(b, " NOT NULL");
+    }
+    buf_puts(b, d->lineage_columns);
+}
+
+int dialect_view_sql(struct buf *b, const struct dialect_target *t, const int *days, size_t n)
+{
+    int rc = buf_printf(b, "CREATE OR REPLACE VIEW %s.%s AS ", t->schema, t->type->name);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char table[WH_IDENT_MAX];
+        dialect_table_name(t->type->name, days[i], table);
+        rc = buf_puts(b, i ? " UNION ALL SELECT " : "SELECT ");
+        if (rc == 0) rc = dialect_view_columns(b, t->type);
+        if (rc == 0) rc = buf_printf(b, " FROM %s.%s", t->schema, table);
+    }
+    return rc ? -E2BIG : 0;
+}
+
+int dialect_drop_view(struct wh_sql *x, const struct dialect_target *t, struct err *e)
+{
+    char *sql = xasprintf("DROP VIEW IF EXISTS %s.%s", t->schema, t->type->name);
+    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
+    free(sql);
+    return rc;
+}
+
+int dialect_drop_table(struct wh_sql *x, const struct dialect_target *t, int day, struct err *e)
+{
+    char table[WH_IDENT_MAX];
+    dialect_table_name(t->type->name, day, table);
+    char *sql = xasprintf("DROP TABLE IF EXISTS %s.%s", t->schema, table);
     int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
     free(sql);
     return rc;

@@ -109,4 +109,27 @@ int dialect_list_day_tables(struct wh_sql *x, const struct dialect_target *t, in
 /* CREATE SCHEMA IF NOT EXISTS, unless the catalog shows the schema. */
 int dialect_ensure_schema(struct wh_sql *x, const char *schema, struct err *e);
 
+/* The DDL text in which the two dialects differ; the builders below put it
+ * into the statement shape both share. */
+struct dialect_ddl {
+    const char *ledger_columns;   /* "(manifest_key ...)": the ledger's column list */
+    const char *text_type;        /* an LF_COL_TEXT column's type */
+    const char *timestamp_type;   /* an LF_COL_TIMESTAMP column's type */
+    const char *generic_columns;  /* a generic type's event_time and payload */
+    const char *lineage_columns;  /* ", _shard ... )": the lineage; closes the list */
+};
+
+/* The schema and the ledger table, each created unless the catalog shows it. */
+int dialect_ensure_ledger(struct wh_sql *x, const char *schema, const struct dialect_ddl *d,
+                          struct err *e);
+/* Appends "CREATE TABLE IF NOT EXISTS <schema>.<type>_<day> (<columns>)". */
+void dialect_day_table_sql(struct buf *b, const struct dialect_target *t, int day,
+                           const struct dialect_ddl *d);
+/* Appends "CREATE OR REPLACE VIEW <schema>.<type> AS SELECT ... UNION ALL ...";
+ * -E2BIG at the first part that does not fit in b. */
+int dialect_view_sql(struct buf *b, const struct dialect_target *t, const int *days, size_t n);
+/* DROP VIEW / DROP TABLE IF EXISTS (both dialects). */
+int dialect_drop_view(struct wh_sql *x, const struct dialect_target *t, struct err *e);
+int dialect_drop_table(struct wh_sql *x, const struct dialect_target *t, int day, struct err *e);
+
 #endif

@@ -14,7 +14,6 @@
  */
 #include "sinks/dialect.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,19 +21,14 @@
 
 #define SQL_MAX (1u << 20)
 
-static int col_type(struct buf *b, const struct lf_column *c)
-{
-    switch (c->type) {
-    case LF_COL_TEXT: return buf_puts(b, "varchar(65535)");
-    case LF_COL_VARCHAR: return buf_printf(b, "varchar(%d)", c->length);
-    case LF_COL_INT: return buf_puts(b, "integer");
-    case LF_COL_BIGINT: return buf_puts(b, "bigint");
-    case LF_COL_DOUBLE: return buf_puts(b, "double precision");
-    case LF_COL_BOOLEAN: return buf_puts(b, "boolean");
-    case LF_COL_TIMESTAMP: return buf_puts(b, "timestamp");
-    }
-    return -EINVAL;
-}
+static const struct dialect_ddl ddl = {
+    .ledger_columns = "(manifest_key varchar(1024) NOT NULL, target varchar(128) NOT NULL,"
+                      " loaded_at timestamp NOT NULL, rows bigint, PRIMARY KEY (manifest_key))",
+    .text_type = "varchar(65535)",
+    .timestamp_type = "timestamp",
+    .generic_columns = "event_time timestamp, payload super",
+    .lineage_columns = ", _shard varchar(64), _seq varchar(128), _subseq bigint, _arrival bigint)",
+};
 
 /* Runs the statement in b (then resets b). */
 static int run(struct wh_sql *x, struct buf *b, int n, const char *const *p, PGresult **res,
@@ -47,40 +41,16 @@ static int run(struct wh_sql *x, struct buf *b, int n, const char *const *p, PGr
 
 static int ensure_ledger(struct wh_sql *x, const char *schema, struct err *e)
 {
-    if (dialect_ensure_schema(x, schema, e)) return -1;
-    const char *p[] = {schema, DIALECT_LEDGER};
-    PGresult *r;
-    if (wh_sql_catalog(x, "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2", 2,
-                       p, &r, e))
-        return -1;
-    int exists = PQntuples(r) > 0;
-    PQclear(r);
-    if (exists) return 0;
-    char *sql = xasprintf("CREATE TABLE IF NOT EXISTS %s." DIALECT_LEDGER
-                          " (manifest_key varchar(1024) NOT NULL, target varchar(128) NOT NULL,"
-                          " loaded_at timestamp NOT NULL, rows bigint, PRIMARY KEY (manifest_key))",
-                          schema);
-    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
-    free(sql);
-    return rc;
+    return dialect_ensure_ledger(x, schema, &ddl, e);
 }
 
 static int create_day_table(struct wh_sql *x, const struct dialect_target *t, int day,
                             struct err *e)
 {
     const struct dialect_type *ty = t->type;
-    char table[WH_IDENT_MAX];
-    dialect_table_name(ty->name, day, table);
     struct buf b;
     buf_init(&b, SQL_MAX);
-    buf_printf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (", t->schema, table);
-    if (ty->n_cols == 0) buf_puts(&b, "event_time timestamp, payload super");
-    for (size_t i = 0; i < ty->n_cols; i++) {
-        buf_printf(&b, "%s%s ", i ? ", " : "", ty->cols[i].name);
-        col_type(&b, &ty->cols[i]);
-        if (ty->cols[i].required) buf_puts(&b, " NOT NULL");
-    }
-    buf_puts(&b, ", _shard varchar(64), _seq varchar(128), _subseq bigint, _arrival bigint)");
+    dialect_day_table_sql(&b, t, day, &ddl);
     const char *sort = ty->n_cols == 0 ? "event_time"
                        : ty->sort_col >= 0 ? ty->cols[ty->sort_col].name
                                            : "_arrival";
@@ -95,36 +65,11 @@ static int create_or_replace_view(struct wh_sql *x, const struct dialect_target 
 {
     struct buf b;
     buf_init(&b, SQL_MAX);
-    buf_printf(&b, "CREATE OR REPLACE VIEW %s.%s AS ", t->schema, t->type->name);
-    for (size_t i = 0; i < n; i++) {
-        char table[WH_IDENT_MAX];
-        dialect_table_name(t->type->name, days[i], table);
-        buf_puts(&b, i ? " UNION ALL SELECT " : "SELECT ");
-        dialect_view_columns(&b, t->type);
-        buf_printf(&b, " FROM %s.%s", t->schema, table);
-    }
-    int rc = buf_puts(&b, " WITH NO SCHEMA BINDING");
+    int rc = dialect_view_sql(&b, t, days, n);
+    if (rc == 0) rc = buf_puts(&b, " WITH NO SCHEMA BINDING");
     rc = rc ? err_set(e, rc, ERR_PERMANENT, "redshift: view statement too long")
             : run(x, &b, 0, NULL, NULL, e);
     buf_free(&b);
-    return rc;
-}
-
-static int drop_view(struct wh_sql *x, const struct dialect_target *t, struct err *e)
-{
-    char *sql = xasprintf("DROP VIEW IF EXISTS %s.%s", t->schema, t->type->name);
-    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
-    free(sql);
-    return rc;
-}
-
-static int drop_table(struct wh_sql *x, const struct dialect_target *t, int day, struct err *e)
-{
-    char table[WH_IDENT_MAX];
-    dialect_table_name(t->type->name, day, table);
-    char *sql = xasprintf("DROP TABLE IF EXISTS %s.%s", t->schema, table);
-    int rc = wh_sql_run(x, sql, 0, NULL, NULL, e);
-    free(sql);
     return rc;
 }
 
@@ -234,8 +179,8 @@ const struct dialect_ops dialect_redshift = {
     .ensure_ledger = ensure_ledger,
     .create_day_table = create_day_table,
     .create_or_replace_view = create_or_replace_view,
-    .drop_view = drop_view,
-    .drop_table = drop_table,
+    .drop_view = dialect_drop_view,
+    .drop_table = dialect_drop_table,
     .list_day_tables = dialect_list_day_tables,
     .load_manifest = load_manifest,
 };

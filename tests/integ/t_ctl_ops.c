@@ -10,6 +10,7 @@
 #include "common/mem.h"
 #include "lease/lease.h"
 #include "lease/schema.h"
+#include "tests/integ/t_aws_fix.h"
 #include "tests/integ/t_ctl_fix.h"
 #include "tests/integ/t_lease_fix.h"
 #include "tests/t.h"
@@ -336,25 +337,6 @@ ITEST_T(ctl_status_reports_leases_lag_and_ledger, 60)
 
 /* ---- reshard ------------------------------------------------------------------------------ */
 
-static unsigned __int128 u128(const char *s)
-{
-    unsigned __int128 v = 0;
-    for (; *s; s++) v = v * 10 + (unsigned)(*s - '0');
-    return v;
-}
-
-static void u128_fmt(unsigned __int128 v, char out[48])
-{
-    char tmp[48];
-    size_t i = sizeof tmp;
-    tmp[--i] = 0;
-    do {
-        tmp[--i] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    snprintf(out, 48, "%s", tmp + i);
-}
-
 /* The open shards of the stream; *lo = the one starting lowest. */
 static size_t open_shards(struct ctl_stream *s, struct kin_shard_list *l)
 {
@@ -383,7 +365,7 @@ ITEST_T(ctl_reshard_split_and_merge_change_the_shards, 60)
     struct kin_shard p = l.v[0], q = l.v[1];
     kin_shard_list_free(&l);
     char mid[48], want[256];
-    u128_fmt((u128(p.hash_start) + u128(p.hash_end) + 1) / 2, mid);
+    af_u128_fmt((af_u128(p.hash_start) + af_u128(p.hash_end) + 1) / 2, mid, sizeof mid);
 
     struct ctl_result r;
     ctl_run(&r, NULL, "reshard", "split", p.id, NULL);
@@ -397,7 +379,7 @@ ITEST_T(ctl_reshard_split_and_merge_change_the_shards, 60)
     ASSERT_TRUE(lo && hi);
     EXPECT_EQ_STR(hi->hash_end, p.hash_end);
     char lo_end[48];
-    u128_fmt(u128(mid) - 1, lo_end);
+    af_u128_fmt(af_u128(mid) - 1, lo_end, sizeof lo_end);
     EXPECT_EQ_STR(lo->hash_end, lo_end);
     char a[KIN_SHARD_ID_MAX], b[KIN_SHARD_ID_MAX];
     snprintf(a, sizeof a, "%s", lo->id);
@@ -417,7 +399,7 @@ ITEST_T(ctl_reshard_split_and_merge_change_the_shards, 60)
 
     /* An explicit split point. */
     char key[48];
-    u128_fmt(u128(q.hash_start) + 12345, key);
+    af_u128_fmt(af_u128(q.hash_start) + 12345, key, sizeof key);
     ctl_run(&r, NULL, "reshard", "split", q.id, key, NULL);
     EXPECT_EQ_INT(r.status, 0);
     ctl_result_free(&r);

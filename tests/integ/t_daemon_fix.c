@@ -19,6 +19,7 @@
 #include "common/mem.h"
 #include "tests/integ/t_lease_fix.h"
 #include "tests/t.h"
+#include "tests/unit/t_files.h"
 
 static struct df *live; /* stopped by the atexit hook */
 
@@ -40,18 +41,7 @@ void df_sleep_ms(int64_t ms)
 const char *df_root(void)
 {
     static char root[PATH_MAX];
-    if (root[0]) return root;
-    const char *env = getenv("LOGFLEET_ROOT");
-    if (env && *env) return strlcpy_(root, env, sizeof root), root;
-    char dir[PATH_MAX], probe[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-    dir[n > 0 ? n : 0] = '\0';
-    for (char *slash; (slash = strrchr(dir, '/')) != NULL;) {
-        *slash = '\0';
-        snprintf(probe, sizeof probe, "%s/tests/data/kcl/app.py", dir);
-        if (access(probe, R_OK) == 0) return strlcpy_(root, dir, sizeof root), root;
-    }
-    if (!getcwd(root, sizeof root)) strlcpy_(root, ".", sizeof root);
+    if (!root[0]) t_root_find("tests/data/kcl/app.py", root, sizeof root);
     return root;
 }
 
@@ -294,28 +284,10 @@ void df_put_to_hash(struct df *f, int n, int key, const char *hash) { put(f, n, 
 
 /* ---- the output file ------------------------------------------------------------ */
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return xstrdup("");
-    char *s = NULL;
-    size_t n = 0, cap = 0, r;
-    char chunk[65536];
-    while ((r = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        if (n + r + 1 > cap) s = xrealloc(s, cap = (n + r + 1) * 2);
-        memcpy(s + n, chunk, r);
-        n += r;
-    }
-    fclose(fp);
-    if (!s) return xstrdup("");
-    s[n] = 0;
-    return s;
-}
-
 void df_read(const struct df *f, struct df_out *o)
 {
     memset(o, 0, sizeof *o);
-    o->text = slurp(f->out);
+    o->text = t_slurp(f->out);
     size_t cap = 0;
     for (const char *l = o->text; *l;) {
         const char *end = strchrnul(l, '\n');
@@ -413,7 +385,7 @@ char *df_checkpoint(struct df *f, const char *shard)
 /* The port worker i logged ("http listening ... port=N"), or 0. */
 static int http_port(const struct df *f, int i)
 {
-    char *log = slurp(f->w[i].log);
+    char *log = t_slurp(f->w[i].log);
     const char *p = strstr(log, "msg=\"http listening\"");
     const char *q = p ? strstr(p, " port=") : NULL;
     int port = q ? (int)strtol(q + 6, NULL, 10) : 0;

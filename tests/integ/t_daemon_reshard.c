@@ -3,6 +3,7 @@
  * parents has been read to its end and checkpointed at SHARD_END, so per
  * partition key the records reach the processors in the order they were
  * put, across the split and the merge. */
+#include "tests/integ/t_aws_fix.h"
 #include "tests/integ/t_daemon_fix.h"
 #include "tests/integ/t_lease_fix.h"
 #include "tests/t.h"
@@ -12,25 +13,6 @@
 #include <string.h>
 
 #include "common/mem.h"
-
-static unsigned __int128 u128(const char *s)
-{
-    unsigned __int128 v = 0;
-    for (; *s; s++) v = v * 10 + (unsigned)(*s - '0');
-    return v;
-}
-
-static void u128_fmt(unsigned __int128 v, char *out, size_t n)
-{
-    char tmp[48];
-    size_t i = sizeof tmp;
-    tmp[--i] = 0;
-    do {
-        tmp[--i] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    snprintf(out, n, "%s", tmp + i);
-}
 
 static void wait_open(struct df *f, int open)
 {
@@ -114,8 +96,8 @@ ITEST_T(daemon_split_and_merge_keep_per_key_order, 90)
     list(&f, &l);
     char parent[KIN_SHARD_ID_MAX], mid[48];
     strlcpy_(parent, l.v[0].id, sizeof parent);
-    unsigned __int128 a = u128(l.v[0].hash_start), b = u128(l.v[0].hash_end);
-    u128_fmt(a + (b - a) / 2 + 1, mid, sizeof mid);
+    unsigned __int128 a = af_u128(l.v[0].hash_start), b = af_u128(l.v[0].hash_end);
+    af_u128_fmt(a + (b - a) / 2 + 1, mid, sizeof mid);
     kin_shard_list_free(&l);
     struct err e;
     err_clear(&e);

@@ -4,7 +4,7 @@
  * the error classes. */
 #include "common/kinesis.h"
 #include "common/mem.h"
-#include "tests/integ/fakehttp.h"
+#include "tests/integ/t_aws_fix.h"
 #include "tests/t.h"
 
 #include <errno.h>
@@ -20,12 +20,9 @@ struct kfix {
 static void kfix_open(struct kfix *f, const char *endpoint, const char *secret, long timeout_ms,
                       int max_attempts)
 {
-    struct aws_creds_opts co = {.access_key = t_env("AWS_ACCESS_KEY_ID"),
-                                .secret_key = secret ? secret : t_env("AWS_SECRET_ACCESS_KEY"),
-                                .imds_disabled = 1};
+    af_stack_creds(secret, &f->cp);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(aws_creds_provider_new(&co, &f->cp, &e), e);
     struct aws_client_opts o = {.region = t_env("AWS_REGION"), .endpoint = endpoint,
                                 .creds = f->cp, .timeout_ms = timeout_ms,
                                 .max_attempts = max_attempts, .retry_base_ms = 20,
@@ -73,6 +70,17 @@ static void wait_active(struct kfix *f, int want_open)
     exit(1);
 }
 
+/* Creates f's stream with n shards, waits for it, lists its shards into l. */
+static void create_stream(struct kfix *f, int n, struct kin_shard_list *l)
+{
+    struct err e;
+    err_clear(&e);
+    ASSERT_OK(kin_create_stream(f->k, f->stream, n, &e), e);
+    wait_active(f, n);
+    ASSERT_OK(kin_list_shards(f->k, f->stream, 0, l, &e), e);
+    ASSERT_TRUE(l->n == (size_t)n);
+}
+
 /* Sequence numbers are decimal strings of varying length. */
 static int seq_cmp(const char *a, const char *b)
 {
@@ -85,26 +93,6 @@ static const struct kin_shard *shard_by_id(const struct kin_shard_list *l, const
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i].id, id)) return &l->v[i];
     return NULL;
-}
-
-/* 128-bit decimal hash keys. */
-static unsigned __int128 u128_parse(const char *s)
-{
-    unsigned __int128 v = 0;
-    for (; *s; s++) v = v * 10 + (unsigned)(*s - '0');
-    return v;
-}
-
-static void u128_fmt(unsigned __int128 v, char *out, size_t n)
-{
-    char tmp[48];
-    size_t i = sizeof tmp;
-    tmp[--i] = 0;
-    do {
-        tmp[--i] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    snprintf(out, n, "%s", tmp + i);
 }
 
 /* Reads a shard from it until no records are left (open shard) or the
@@ -272,11 +260,8 @@ ITEST_T(kin_kinesalite_put_read_iterators, 120)
     kfix_open(&f, t_env("KINESIS_ENDPOINT"), NULL, 5000, 3);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(kin_create_stream(f.k, f.stream, 3, &e), e);
-    wait_active(&f, 3);
     struct kin_shard_list l;
-    ASSERT_OK(kin_list_shards(f.k, f.stream, 0, &l, &e), e);
-    ASSERT_TRUE(l.n == 3);
+    create_stream(&f, 3, &l);
     for (size_t i = 0; i < l.n; i++) EXPECT_EQ_STR(l.v[i].seq_end, "");
     EXPECT_EQ_STR(l.v[0].hash_start, "0");
 
@@ -296,8 +281,8 @@ ITEST_T(kin_kinesalite_put_read_iterators, 120)
 
 static void split_midpoint(const struct kin_shard *s, char *out, size_t n)
 {
-    unsigned __int128 a = u128_parse(s->hash_start), b = u128_parse(s->hash_end);
-    u128_fmt(a + (b - a) / 2 + 1, out, n);
+    unsigned __int128 a = af_u128(s->hash_start), b = af_u128(s->hash_end);
+    af_u128_fmt(a + (b - a) / 2 + 1, out, n);
 }
 
 /* The two open children of parent (lower hash range first). */
@@ -308,7 +293,7 @@ static void children_of(const struct kin_shard_list *l, const char *parent,
     for (size_t i = 0; i < l->n && m < 2; i++)
         if (!strcmp(l->v[i].parent, parent)) c[m++] = &l->v[i];
     ASSERT_TRUE(m == 2);
-    if (u128_parse(c[0]->hash_start) > u128_parse(c[1]->hash_start)) {
+    if (af_u128(c[0]->hash_start) > af_u128(c[1]->hash_start)) {
         const struct kin_shard *t = c[0];
         c[0] = c[1], c[1] = t;
     }
@@ -320,11 +305,8 @@ ITEST_T(kin_kinesalite_split_merge_and_closed_shard_end, 120)
     kfix_open(&f, t_env("KINESIS_ENDPOINT"), NULL, 5000, 3);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(kin_create_stream(f.k, f.stream, 2, &e), e);
-    wait_active(&f, 2);
     struct kin_shard_list l;
-    ASSERT_OK(kin_list_shards(f.k, f.stream, 0, &l, &e), e);
-    ASSERT_TRUE(l.n == 2);
+    create_stream(&f, 2, &l);
     struct kin_shard s0 = l.v[0];
     kin_shard_list_free(&l);
 
@@ -384,11 +366,8 @@ ITEST_T(kin_kinesalite_at_timestamp_hang_is_a_timeout, 60)
     kfix_open(&f, t_env("KINESIS_ENDPOINT"), NULL, 1000, 1);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(kin_create_stream(f.k, f.stream, 1, &e), e);
-    wait_active(&f, 1);
     struct kin_shard_list l;
-    ASSERT_OK(kin_list_shards(f.k, f.stream, 0, &l, &e), e);
-    ASSERT_TRUE(l.n == 1);
+    create_stream(&f, 1, &l);
     struct putset *p = xcalloc(1, sizeof *p);
     make_records(p, 2, 3);
     double before = now_s() - 5;
@@ -494,11 +473,8 @@ ITEST_T(kin_local_update_shard_count_paging_child_shards, 180)
     kfix_open(&f, t_env("KINESIS_LOCAL_ENDPOINT"), NULL, 10000, 3);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(kin_create_stream(f.k, f.stream, 2, &e), e);
-    wait_active(&f, 2);
     struct kin_shard_list l;
-    ASSERT_OK(kin_list_shards(f.k, f.stream, 0, &l, &e), e);
-    ASSERT_TRUE(l.n == 2);
+    create_stream(&f, 2, &l);
     struct kin_shard s0 = l.v[0];
     kin_shard_list_free(&l);
     local_at_timestamp(&f, &s0);
@@ -536,15 +512,9 @@ ITEST_T(kin_local_update_shard_count_paging_child_shards, 180)
 
 static struct fakehttp *fake_kin(struct kfix *f)
 {
-    struct fakehttp *fh = fakehttp_start();
-    ASSERT_TRUE(fh != NULL);
-    struct aws_creds_opts co = {.access_key = "AKID", .secret_key = "SECRET",
-                                .imds_disabled = 1};
+    struct aws_client_opts o;
+    struct fakehttp *fh = af_fake(&f->cp, &o);
     struct err e;
-    ASSERT_OK(aws_creds_provider_new(&co, &f->cp, &e), e);
-    struct aws_client_opts o = {.region = "us-east-1", .endpoint = fakehttp_url(fh),
-                                .creds = f->cp, .timeout_ms = 1000, .max_attempts = 3,
-                                .retry_base_ms = 1, .retry_cap_ms = 5};
     ASSERT_OK(kin_new(&o, &f->k, &e), e);
     return fh;
 }

@@ -32,6 +32,22 @@ void lt_drop(void)
     if (schema[0]) free(lt_q("DROP SCHEMA %s CASCADE", schema));
 }
 
+char *lt_first_value(PGconn *pg, const char *sql, const char *who)
+{
+    PGresult *res = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fprintf(stderr, "  %s %s: %s", who, sql, PQresultErrorMessage(res));
+        exit(1);
+    }
+    char *out;
+    if (st != PGRES_TUPLES_OK || PQntuples(res) == 0) out = xstrdup("");
+    else if (PQgetisnull(res, 0, 0)) out = xstrdup("(null)");
+    else out = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
 __attribute__((format(printf, 1, 0))) static char *vq(const char *fmt, va_list ap)
 {
     char *raw = NULL;
@@ -49,17 +65,7 @@ __attribute__((format(printf, 1, 0))) static char *vq(const char *fmt, va_list a
         exit(1);
     }
     PQclear(PQexec(pg, "SET client_min_messages TO warning"));
-    PGresult *res = PQexec(pg, b.data);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        fprintf(stderr, "  lt_q %s: %s", b.data, PQresultErrorMessage(res));
-        exit(1);
-    }
-    char *out;
-    if (st != PGRES_TUPLES_OK || PQntuples(res) == 0) out = xstrdup("");
-    else if (PQgetisnull(res, 0, 0)) out = xstrdup("(null)");
-    else out = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    char *out = lt_first_value(pg, b.data, "lt_q");
     PQfinish(pg);
     buf_free(&b);
     return out;

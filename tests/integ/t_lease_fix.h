@@ -24,7 +24,10 @@ void lt_drop(void);
 /* Runs SQL; "@." is replaced by "<schema>."; returns the first value of the
  * first row as a new string ("" if no row, "(null)" for NULL). */
 char *lt_q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Same, returning the value as an integer. */
+/* Runs sql on pg; the first value of the first row as a new string ("" if
+ * no row, "(null)" for NULL).  A failed statement exits, naming who. */
+char *lt_first_value(PGconn *pg, const char *sql, const char *who);
+/* lt_q's answer as an integer. */
 long long lt_qi(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Inserts n unowned leases "shard-000".."shard-<n-1>" at TRIM_HORIZON. */
 void lt_leases(int n);

@@ -16,6 +16,7 @@
 #include "common/pg.h"
 #include "lease/schema.h"
 #include "sinks/gz.h"
+#include "tests/integ/t_lease_fix.h"
 #include "tests/t.h"
 #include "worker/loggen.h"
 
@@ -176,17 +177,7 @@ __attribute__((format(printf, 3, 0))) static char *vq(struct lf_fix *f, PGconn *
         }
     }
     free(raw);
-    PGresult *res = PQexec(pg, b.data);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        fprintf(stderr, "  query %s: %s", b.data, PQresultErrorMessage(res));
-        exit(1);
-    }
-    char *out;
-    if (st != PGRES_TUPLES_OK || PQntuples(res) == 0) out = xstrdup("");
-    else if (PQgetisnull(res, 0, 0)) out = xstrdup("(null)");
-    else out = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    char *out = lt_first_value(pg, b.data, "query");
     buf_free(&b);
     return out;
 }

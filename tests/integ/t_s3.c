@@ -2,7 +2,7 @@
  * request's signature is checked), plus retry behaviour against fakehttp. */
 #include "common/s3.h"
 #include "common/mem.h"
-#include "tests/integ/fakehttp.h"
+#include "tests/integ/t_aws_fix.h"
 #include "tests/t.h"
 
 #include <errno.h>
@@ -17,12 +17,9 @@ struct s3fix {
 
 static void fix_open(struct s3fix *f, const char *endpoint, const char *secret)
 {
-    struct aws_creds_opts co = {.access_key = t_env("AWS_ACCESS_KEY_ID"),
-                                .secret_key = secret ? secret : t_env("AWS_SECRET_ACCESS_KEY"),
-                                .imds_disabled = 1};
+    af_stack_creds(secret, &f->cp);
     struct err e;
     err_clear(&e);
-    ASSERT_OK(aws_creds_provider_new(&co, &f->cp, &e), e);
     struct aws_client_opts o = {.region = t_env("AWS_REGION"), .endpoint = endpoint,
                                 .creds = f->cp, .timeout_ms = 10000, .max_attempts = 3,
                                 .retry_base_ms = 10, .retry_cap_ms = 50};
@@ -335,15 +332,9 @@ ITEST_T(s3_wrong_secret_is_permanent_signature_error, 30)
 
 static struct fakehttp *fake_fix(struct s3fix *f)
 {
-    struct fakehttp *fh = fakehttp_start();
-    ASSERT_TRUE(fh != NULL);
-    struct aws_creds_opts co = {.access_key = "AKID", .secret_key = "SECRET",
-                                .imds_disabled = 1};
+    struct aws_client_opts o;
+    struct fakehttp *fh = af_fake(&f->cp, &o);
     struct err e;
-    ASSERT_OK(aws_creds_provider_new(&co, &f->cp, &e), e);
-    struct aws_client_opts o = {.region = "us-east-1", .endpoint = fakehttp_url(fh),
-                                .creds = f->cp, .timeout_ms = 1000, .max_attempts = 3,
-                                .retry_base_ms = 1, .retry_cap_ms = 5};
     ASSERT_OK(s3_new(&o, "logs", &f->s, &e), e);
     return fh;
 }

@@ -7,6 +7,7 @@
 #include "common/mem.h"
 #include "worker/multilang.h"
 #include "tests/t.h"
+#include "tests/unit/t_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,42 +28,13 @@
 static const char *repo_root(void)
 {
     static char root[PATH_MAX];
-    if (root[0]) return root;
-    const char *env = getenv("LOGFLEET_ROOT");
-    if (env && *env) return strlcpy_(root, env, sizeof root), root;
-    char dir[PATH_MAX], probe[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-    dir[n > 0 ? n : 0] = '\0';
-    for (char *slash; (slash = strrchr(dir, '/')) != NULL;) {
-        *slash = '\0';
-        snprintf(probe, sizeof probe, "%s/tests/data/ml/proc.py", dir);
-        if (access(probe, R_OK) == 0) return strlcpy_(root, dir, sizeof root), root;
-    }
-    if (!getcwd(root, sizeof root)) strlcpy_(root, ".", sizeof root);
+    if (!root[0]) t_root_find("tests/data/ml/proc.py", root, sizeof root);
     return root;
 }
 
 static char *tmp_path(const char *name)
 {
     return xasprintf("%s/%s", t_tmpdir(), name);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return xstrdup("");
-    char *s = NULL;
-    size_t n = 0, cap = 0, r;
-    char chunk[65536];
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (n + r + 1 > cap) s = xrealloc(s, cap = (n + r + 1) * 2);
-        memcpy(s + n, chunk, r);
-        n += r;
-    }
-    fclose(f);
-    if (!s) return xstrdup("");
-    s[n] = '\0';
-    return s;
 }
 
 /* The n-th (0-based) line of text, as a new string. */
@@ -226,7 +198,7 @@ TEST(ml_python_lifecycle_batches_then_shard_end)
     EXPECT_TRUE(no_children_left()); /* reaped: no zombie */
 
     /* every record's bytes arrived intact */
-    char *got = slurp(out), *bighex = hex(big, big_n);
+    char *got = t_slurp(out), *bighex = hex(big, big_n);
     char *want = xasprintf(S1 " 0 000aff0d228061005c\n" S2 " 0 \n" S3 " 0 null\n" S4 " 0 78\n" S4
                      " 1 79\n" S4 " 2 7a\n" S9 " 0 %s\n", bighex);
     EXPECT_TRUE(strcmp(got, want) == 0);
@@ -240,7 +212,7 @@ TEST(ml_python_lifecycle_batches_then_shard_end)
     EXPECT_EQ_STR(cp.seq[3], "SHARD_END");
     EXPECT_EQ_INT(cp.sub[3], 0);
     /* the exact lines the daemon wrote */
-    char *lines = slurp(echo);
+    char *lines = t_slurp(echo);
     char *l0 = nth_line(lines, 0), *l1 = nth_line(lines, 1), *l2 = nth_line(lines, 2);
     EXPECT_EQ_STR(l0, "{\"action\":\"initialize\",\"shardId\":\"shardId-000000000001\","
                       "\"sequenceNumber\":\"TRIM_HORIZON\",\"subSequenceNumber\":0}");
@@ -296,7 +268,7 @@ TEST(ml_python_shutdown_requested_then_lease_lost)
     EXPECT_TRUE(p.ops->process_records(&p, &pb, &cp.cp, &e) < 0);
     EXPECT_CONTAINS(e.msg, "already shut down");
     processor_free(&p);
-    char *lines = slurp(echo);
+    char *lines = t_slurp(echo);
     char *l0 = nth_line(lines, 0), *l1 = nth_line(lines, 1), *l2 = nth_line(lines, 2),
          *l3 = nth_line(lines, 3), *l4 = nth_line(lines, 4), *l5 = nth_line(lines, 5);
     EXPECT_EQ_STR(l0, "{\"action\":\"initialize\",\"shardId\":\"shardId-000000000001\","
@@ -338,7 +310,7 @@ TEST(ml_pinned_checkpoint_replies_and_garbage)
     EXPECT_EQ_INT(cp.n, 1);
     EXPECT_EQ_STR(cp.seq[0], S2);
     EXPECT_EQ_INT(cp.sub[0], 1);
-    char *lines = slurp(echo);
+    char *lines = t_slurp(echo);
     const char *want[] = {
         "{\"action\":\"initialize\",\"shardId\":\"shardId-000000000001\",\"sequenceNumber\":\"TRIM_HORIZON\","
         "\"subSequenceNumber\":0}",
@@ -385,7 +357,7 @@ TEST(ml_checkpointer_errors_reach_the_child)
     EXPECT_EQ_STR(cp.seq[0], S1);
     EXPECT_EQ_STR(cp.seq[1], S1);
     processor_free(&p); /* destroy without leaseLost: stdin closed, child exits */
-    char *lines = slurp(echo);
+    char *lines = t_slurp(echo);
     char *l2 = nth_line(lines, 2), *l4 = nth_line(lines, 4);
     EXPECT_EQ_STR(l2, "{\"action\":\"checkpoint\",\"sequenceNumber\":\"" S1 "\",\"subSequenceNumber\":0,"
                       "\"error\":\"ShutdownException\"}");
@@ -412,7 +384,7 @@ TEST(ml_empty_batches)
     EXPECT_OK(p.ops->process_records(&p, &empty, &cp.cp, &e), e);
     processor_free(&p);
     EXPECT_EQ_INT(cp.n, 0);
-    char *lines = slurp(echo);
+    char *lines = t_slurp(echo);
     char *l1 = nth_line(lines, 1), *l2 = nth_line(lines, 2);
     EXPECT_CONTAINS(l1, "{\"action\":\"initialize\"");
     EXPECT_EQ_STR(l2, "{\"action\":\"processRecords\",\"records\":[],\"millisBehindLatest\":5}");
@@ -569,7 +541,7 @@ TEST(ml_child_ignoring_eof_and_sigterm_is_killed)
     struct err e = {0};
     start_py(&p, &o, "TRIM_HORIZON");
     pid_t pid = ml_processor_pid(&p);
-    char *gp = slurp(pidfile);
+    char *gp = t_slurp(pidfile);
     pid_t gpid = (pid_t)strtol(gp, NULL, 10);
     EXPECT_TRUE(gpid > 0);
     EXPECT_EQ_INT(getpgid(gpid), pid); /* the grandchild shares the child's group */
@@ -582,7 +554,7 @@ TEST(ml_child_ignoring_eof_and_sigterm_is_killed)
     /* the grandchild was killed with the group (maybe a zombie of init) */
     char stat_path[64], *stat;
     snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", (int)gpid);
-    stat = slurp(stat_path);
+    stat = t_slurp(stat_path);
     char *state = strrchr(stat, ')');
     EXPECT_TRUE(!*stat || (state && state[1] == ' ' && (state[2] == 'Z' || state[2] == 'X')));
     processor_free(&p);
@@ -700,7 +672,7 @@ TEST(ml_node_aws_kcl_app)
     EXPECT_EQ_STR(cp.seq[2], "SHARD_END");
     EXPECT_EQ_STR(cp.seq[3], S4);
     EXPECT_EQ_STR(cp.seq[4], S4);
-    char *got = slurp(out);
+    char *got = t_slurp(out);
     EXPECT_EQ_STR(got, "initialize shardId-000000000002 TRIM_HORIZON\n"
                        S1 " 0 00010afe\n" S2 " 0 68656c6c6f\n"
                        "checkpoint " S2 " ok\n"
