@@ -375,6 +375,12 @@ int df_owned(struct df *f, const char *owner)
                       owner);
 }
 
+int df_handoffs_pending(struct df *f)
+{
+    return (int)lt_qi("SELECT count(*) FROM @.leases WHERE app = '%s' AND checkpoint_owner IS NOT NULL",
+                      f->app);
+}
+
 char *df_checkpoint(struct df *f, const char *shard)
 {
     return lt_q("SELECT checkpoint FROM @.leases WHERE app = '%s' AND lease_key = '%s'", f->app, shard);

@@ -122,8 +122,12 @@ ITEST_T(daemon_drain_hands_leases_off_and_keeps_running, 60)
     int w1 = df_start(&f, "w1", props, NULL, NULL);
     df_start(&f, "w2", props, NULL, NULL);
     int64_t end = df_now_ms() + 30000;
-    while ((df_owned(&f, "w1") != 2 || df_owned(&f, "w2") != 2) && df_now_ms() < end) df_sleep_ms(200);
-    ASSERT_TRUE(df_owned(&f, "w1") == 2 && df_owned(&f, "w2") == 2);
+    /* settled: 2/2 AND every balancing handoff complete, so that each move's
+     * shutdownRequested is already in the output before we count them */
+    while ((df_owned(&f, "w1") != 2 || df_owned(&f, "w2") != 2 || df_handoffs_pending(&f)) &&
+           df_now_ms() < end)
+        df_sleep_ms(200);
+    ASSERT_TRUE(df_owned(&f, "w1") == 2 && df_owned(&f, "w2") == 2 && !df_handoffs_pending(&f));
     df_put_records(&f, 100, 8);
     ASSERT_TRUE(df_wait_all(&f, 20000));
 
