@@ -298,13 +298,25 @@ static void loop(struct daemon *d)
 
 /* ---- setup and teardown ---------------------------------------------------------- */
 
+static void shutdown_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+void daemon_block_signals(void)
+{
+    sigset_t set;
+    shutdown_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started later */
+}
+
 static int open_signals(struct daemon *d, struct err *e)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started later */
+    shutdown_signals(&set);
+    daemon_block_signals();
     signal(SIGPIPE, SIG_IGN);               /* children get default dispositions back */
     d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     d->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -45,6 +45,12 @@ struct daemon_cfg {
  * overrides what a processor's own config says and sets the factory. */
 void daemon_cfg_init(struct daemon_cfg *d, const struct lf_config *c);
 
+/* Blocks SIGTERM and SIGINT in the calling thread, so that threads started
+ * before daemon_run (the router's upload pool, loaders) inherit the mask and
+ * the signals reach daemon_run's signalfd instead of killing the process.
+ * Call from main before starting any thread. */
+void daemon_block_signals(void);
+
 /* Runs until SIGTERM/SIGINT.  Returns 0 after a graceful shutdown, 1 when
  * the grace period ran out, or a negative code with e filled when the
  * worker could not start. */

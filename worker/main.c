@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "worker/daemon.h"
 #include "worker/kclapp.h"
+#include "worker/pipeline.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -52,8 +53,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return optind < argc ? 2 : 0;
 }
 
-/* Picks the record processor: a KCL app, else the built-in router. */
-static int wire_processor(const struct opts *o, struct daemon_cfg *dc, struct kclapp **app)
+/* Picks the record processor: a KCL app, else the built-in router path. */
+static int wire_processor(const struct opts *o, const struct lf_config *cfg, struct daemon_cfg *dc,
+                          struct kclapp **app, struct pipeline **pl)
 {
     struct err e = {0};
     if (o->props) {
@@ -64,10 +66,20 @@ static int wire_processor(const struct opts *o, struct daemon_cfg *dc, struct kc
         kclapp_apply(*app, dc);
         return 0;
     }
-    fprintf(stderr, "logfleetd: no record processor configured: pass --properties "
-                    "app.properties to run a KCL MultiLangDaemon app (the built-in router "
-                    "is not part of this build)\n");
-    return 2;
+    if (cfg->n_types == 0) {
+        fprintf(stderr, "logfleetd: no record processor configured: list log `types` in the "
+                        "config for the built-in router, or pass --properties app.properties "
+                        "to run a KCL MultiLangDaemon app\n");
+        return 2;
+    }
+    if (o->print_config) return 0;
+    if (pipeline_start(cfg, dc->lease.worker_id, pl, &e) < 0) {
+        fprintf(stderr, "logfleetd: %s\n", e.msg);
+        return 1;
+    }
+    dc->consumer.factory = pipeline_factory(*pl);
+    dc->processor_desc = "router";
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -85,10 +97,12 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(cfg.log_level);
+    daemon_block_signals(); /* before the pipeline starts its threads */
     struct daemon_cfg dc;
     struct kclapp *app = NULL;
+    struct pipeline *pl = NULL;
     daemon_cfg_init(&dc, &cfg);
-    rc = o.props || !o.print_config ? wire_processor(&o, &dc, &app) : 0;
+    rc = o.props || !o.print_config ? wire_processor(&o, &cfg, &dc, &app, &pl) : 0;
     if (rc == 0 && o.print_config) {
         rc = config_print(stdout, &cfg) ? 1 : 0;
         if (app) kclapp_print(stdout, app);
@@ -97,6 +111,7 @@ int main(int argc, char **argv)
         if (rc < 0) log_error("main", "not started err=\"%s\"", e.msg);
         rc = rc < 0 ? 1 : rc;
     }
+    pipeline_stop(pl, rc == 0);
     kclapp_free(app);
     config_free(&cfg);
     return rc;

@@ -110,10 +110,10 @@ int df_lines(const struct df_out *o, const char *prefix);
 
 /* Lease table rows of the app owned by owner (NULL: unowned). */
 int df_owned(struct df *f, const char *owner);
-/* Checkpoint of a lease (new string; "" if no such lease). */
 /* Leases whose graceful handoff has not completed (checkpoint_owner set):
  * lease_owner already names the new owner while the old one still works. */
 int df_handoffs_pending(struct df *f);
+/* Checkpoint of a lease (new string; "" if no such lease). */
 char *df_checkpoint(struct df *f, const char *shard);
 
 /* GET http://127.0.0.1:<worker i's ops port><path>: the status (-1 if

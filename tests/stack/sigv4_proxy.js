@@ -379,7 +379,15 @@ function conditional(req, res, rawPath, go) {
     });
     h.end();
   };
-  if (isWrite) withKeyLock(key, check); else check(() => {});
+  if (!isWrite) { check(() => {}); return; }
+  // The key's lock must be released however the client goes away: while
+  // the HEAD runs, while it waits in the key's queue, or during the write.
+  let release = null, closed = false;
+  res.on('close', () => { closed = true; if (release) release(); });
+  withKeyLock(key, (rel) => {
+    release = rel;
+    if (closed) rel(); else check(rel);
+  });
 }
 
 const server = http.createServer((req, res) => {

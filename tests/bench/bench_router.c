@@ -1,0 +1,409 @@
+/* bench_router.c — the router path end to end on 2 shards, against raw gzip.
+ *
+ *   build/rel/bench/bench_router [MiB-per-shard] [passes]     (default 32 4)
+ *
+ * Needs the local stack's environment (tests/bench/run sets it up:
+ * COORD_DSN, S3_ENDPOINT, BUCKET, AWS keys) and tests/data/types30.conf
+ * (found through LOGFLEET_ROOT, else the working directory).
+ * Generates MiB of ~1 KB game records per shard in memory with loggen (not
+ * timed; the source is never the bottleneck), then feeds them `passes`
+ * times (fresh sequence numbers each pass) through two router processors
+ * on two threads, batches of 500 as GetRecords would, with the default
+ * router settings: scan, route to 30 types, splice, igzip, upload to the
+ * local S3 with If-None-Match, ledger in PostgreSQL, checkpoint.  The clock
+ * stops when both shards' shutdown_requested returned, i.e. every record is
+ * in a ledgered object.  Beside it, on the same two cores: raw gz (same
+ * level, 64 KiB feeds) of the same bytes, two threads.  Prints records/s,
+ * MiB/s, CPU seconds, the ratio to raw gz and peak RSS.  Figures only.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "lease/schema.h"
+#include "sinks/gz.h"
+#include "worker/loggen.h"
+#include "worker/router.h"
+
+#define BATCH 500
+
+struct corpus {
+    char *data;          /* records, each followed by '\n' */
+    size_t len;
+    size_t *off;         /* record i: data[off[i] .. off[i+1]-1) */
+    size_t n;
+};
+
+struct shard {
+    const char *id;
+    struct corpus c;
+    struct router *r;
+    const char *schema, *app;
+    int passes;
+    int rc;
+    uint64_t checkpoints;
+    PGconn *pg;
+    double fed_s;        /* when the last batch was processed */
+    double run_ns, wait_ns; /* this thread's CPU and run-queue wait (schedstat) */
+};
+
+/* CPU seconds used so far by the processes whose pids are in the stack's
+ * run/<name>.pid files (the S3 stand-in and its SigV4 proxy), or -1. */
+static double stack_cpu_s(void)
+{
+    const char *dir = getenv("STACK_DIR");
+    static const char *const names[] = {"s3", "s3_proxy"};
+    double total = 0;
+    for (size_t i = 0; dir && i < 2; i++) {
+        char path[512], stat[1024];
+        snprintf(path, sizeof path, "%s/run/%s.pid", dir, names[i]);
+        FILE *f = fopen(path, "r");
+        long pid = 0;
+        if (!f) return -1;
+        if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        f = fopen(path, "r");
+        if (!f) return -1;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        const char *p = strrchr(stat, ')');
+        unsigned long ut = 0, st = 0;
+        /* fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt
+         * majflt cmajflt utime stime */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            return -1;
+        total += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    return dir ? total : -1;
+}
+
+/* The calling thread's time on CPU and waiting for one (ns). */
+static void sched_times(double *run, double *wait)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)gettid());
+    FILE *f = fopen(path, "r");
+    *run = *wait = 0;
+    if (f) {
+        if (fscanf(f, "%lf %lf", run, wait) != 2) *run = *wait = 0;
+        fclose(f);
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+           u.ru_stime.tv_usec / 1e6;
+}
+
+static const char *env_or_die(const char *k)
+{
+    const char *v = getenv(k);
+    if (!v || !*v) {
+        fprintf(stderr, "bench_router: %s is not set: run it through tests/bench/run (make bench)\n", k);
+        exit(2);
+    }
+    return v;
+}
+
+static void make_corpus(struct corpus *c, size_t bytes, uint64_t seed)
+{
+    struct loggen *g = loggen_new(seed);
+    struct buf b;
+    size_t cap = bytes / 512 + 16;
+    buf_init(&b, bytes + (1 << 20));
+    c->off = xmalloc(cap * sizeof *c->off);
+    c->n = 0;
+    int64_t ts = INT64_C(1795435200000);
+    while (b.len < bytes) {
+        if (c->n + 2 > cap) c->off = xrealloc(c->off, (cap *= 2) * sizeof *c->off);
+        c->off[c->n++] = b.len;
+        if (loggen_record(g, ts += 3, &b) < 0 || buf_append(&b, "\n", 1)) break;
+    }
+    c->off[c->n] = b.len;
+    c->data = buf_steal(&b, &c->len);
+    loggen_free(g);
+}
+
+/* ---- the checkpointer: the lease row, as logfleetd's fenced write does ---- */
+
+static enum ckpt_result ck(struct checkpointer *cp, const char *seq, int64_t sub)
+{
+    struct shard *s = cp->ctx;
+    char subs[24], *sql = xasprintf("UPDATE %s.leases SET checkpoint = $1, checkpoint_sub = $2"
+                                    " WHERE app = $3 AND lease_key = $4", s->schema);
+    snprintf(subs, sizeof subs, "%" PRId64, sub);
+    const char *p[] = {seq ? seq : "SHARD_END", subs, s->app, s->id};
+    PGresult *r = PQexecParams(s->pg, sql, 4, NULL, p, NULL, NULL, 0);
+    free(sql);
+    enum ckpt_result res = PQresultStatus(r) == PGRES_COMMAND_OK ? CKPT_OK : CKPT_DEPENDENCY;
+    PQclear(r);
+    s->checkpoints += res == CKPT_OK;
+    return res;
+}
+
+static const struct checkpointer_ops ck_ops = {ck};
+
+static void *shard_main(void *arg)
+{
+    struct shard *s = arg;
+    struct checkpointer cp = {&ck_ops, s};
+    struct processor p = {0};
+    struct err e = {0};
+    s->pg = PQconnectdb(getenv("COORD_DSN"));
+    s->rc = router_create_processor(s->r, s->id, -1, &p, &e);
+    if (s->rc == 0) s->rc = p.ops->initialize(&p, s->id, "TRIM_HORIZON", 0, &e);
+    struct proc_record *v = xcalloc(BATCH, sizeof *v);
+    char (*seqs)[32] = xcalloc(BATCH, sizeof *seqs);
+    uint64_t seqno = 1000000;
+    int64_t arrival = INT64_C(1795435200000);
+    for (int pass = 0; pass < s->passes && s->rc == 0; pass++)
+        for (size_t i = 0; i < s->c.n && s->rc == 0; i += BATCH) {
+            size_t k = s->c.n - i < BATCH ? s->c.n - i : BATCH;
+            for (size_t j = 0; j < k; j++) {
+                snprintf(seqs[j], sizeof seqs[j], "4960%020" PRIu64, seqno++);
+                v[j] = (struct proc_record){.data = s->c.data + s->c.off[i + j],
+                                            .len = s->c.off[i + j + 1] - s->c.off[i + j] - 1,
+                                            .seq = seqs[j], .arrival_ms = arrival++};
+            }
+            struct proc_batch b = {v, k, 0};
+            s->rc = p.ops->process_records(&p, &b, &cp, &e);
+        }
+    s->fed_s = now_s();
+    sched_times(&s->run_ns, &s->wait_ns);
+    if (s->rc == 0) s->rc = p.ops->shutdown_requested(&p, &cp, &e);
+    if (s->rc) fprintf(stderr, "bench_router: shard %s: %s\n", s->id, e.msg);
+    processor_free(&p);
+    free(v);
+    free(seqs);
+    PQfinish(s->pg);
+    return NULL;
+}
+
+/* ---- raw gz beside it ---- */
+
+struct gzjob {
+    const struct corpus *c;
+    int level, passes;
+    size_t out;
+    double cpu;          /* thread CPU seconds */
+};
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *gz_main(void *arg)
+{
+    struct gzjob *j = arg;
+    struct gz *g;
+    struct buf out;
+    if (gz_new(j->level, &g)) return NULL;
+    buf_init(&out, (size_t)1 << 30);
+    for (int pass = 0; pass < j->passes; pass++) {
+        for (size_t pos = 0; pos < j->c->len;) {
+            size_t k = j->c->len - pos < 65536 ? j->c->len - pos : 65536;
+            if (gz_write(g, j->c->data + pos, k, &out)) break;
+            pos += k;
+            if (out.len > (16u << 20)) { /* as the router, members of ~16 MiB raw */
+                gz_finish(g, &out);
+                j->out += out.len;
+                buf_reset(&out);
+                gz_reset(g);
+            }
+        }
+    }
+    gz_finish(g, &out);
+    j->out += out.len;
+    j->cpu = thread_cpu_s();
+    gz_free(g);
+    buf_free(&out);
+    return NULL;
+}
+
+/* ---- setup ---- */
+
+static char *read_types(void)
+{
+    const char *root = getenv("LOGFLEET_ROOT");
+    char *path = xasprintf("%s/tests/data/types30.conf", root && *root ? root : ".");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bench_router: cannot read %s\n", path);
+        exit(2);
+    }
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
+    fclose(f);
+    free(path);
+    return buf_steal(&b, NULL);
+}
+
+static void sql(const char *q)
+{
+    PGconn *pg = PQconnectdb(env_or_die("COORD_DSN"));
+    PGresult *r = PQexec(pg, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "bench_router: %s: %s", q, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+}
+
+static void load_config(struct lf_config *c, const char *schema, const char *app, const char *prefix)
+{
+    char *types = read_types();
+    char *text = xasprintf(
+        "app = \"%s\";\ncoord: { dsn = \"%s\"; schema = \"%s\"; };\n"
+        "aws: { region = \"%s\"; access_key_id = \"%s\"; secret_access_key = \"%s\";"
+        " imds_disabled = true; };\n"
+        "s3: { endpoint = \"%s\"; bucket = \"%s\"; prefix = \"%s\"; };\n"
+        "kinesis: { stream = \"bench\"; };\n%s",
+        app, env_or_die("COORD_DSN"), schema, env_or_die("AWS_REGION"),
+        env_or_die("AWS_ACCESS_KEY_ID"), env_or_die("AWS_SECRET_ACCESS_KEY"),
+        env_or_die("S3_ENDPOINT"), env_or_die("BUCKET"), prefix, types);
+    struct err e = {0};
+    if (config_load_string(text, "bench.conf", c, &e)) {
+        fprintf(stderr, "bench_router: config: %s\n", e.msg);
+        exit(2);
+    }
+    free(text);
+    free(types);
+}
+
+int main(int argc, char **argv)
+{
+    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
+    int passes = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 4;
+    if (mib == 0 || mib > 1024 || passes < 1 || passes > 100) {
+        fprintf(stderr, "usage: %s [MiB-per-shard 1..1024] [passes 1..100]\n", argv[0]);
+        return 2;
+    }
+    log_set_level(LOG_WARN);
+    unsigned char rnd[4];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return 1;
+    char schema[32], app[32], prefix[32];
+    snprintf(schema, sizeof schema, "rb_%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    snprintf(app, sizeof app, "bench_%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    snprintf(prefix, sizeof prefix, "bench-%02x%02x%02x%02x/", rnd[0], rnd[1], rnd[2], rnd[3]);
+    struct err e = {0};
+    if (lease_migrate(env_or_die("COORD_DSN"), schema, &e)) {
+        fprintf(stderr, "bench_router: migrate: %s\n", e.msg);
+        return 1;
+    }
+    struct lf_config cfg = {0};
+    load_config(&cfg, schema, app, prefix);
+    struct shard sh[2] = {{.id = "shardId-000000000000"}, {.id = "shardId-000000000001"}};
+    for (int i = 0; i < 2; i++) {
+        char *q = xasprintf("INSERT INTO %s.leases (app, lease_key, lease_owner, checkpoint)"
+                            " VALUES ('%s', '%s', 'bench', 'TRIM_HORIZON')", schema, app, sh[i].id);
+        sql(q);
+        free(q);
+        make_corpus(&sh[i].c, mib << 20, 20261122 + (uint64_t)i);
+        sh[i].schema = schema, sh[i].app = app, sh[i].passes = passes;
+    }
+    double mb = (double)(sh[0].c.len + sh[1].c.len) * passes / (1 << 20);
+    size_t recs = (sh[0].c.n + sh[1].c.n) * (size_t)passes;
+    printf("bench_router: 2 shards x %zu MiB x %d passes = %.0f MiB, %zu records (avg %.0f B), "
+           "gz %s level %d, %d upload threads, buffer %d MiB, memory limit %lld MiB\n",
+           mib, passes, mb, recs, mb * 1048576 / (double)recs, gz_backend(), cfg.router.gzip_level,
+           cfg.router.upload_threads, cfg.router.buffer_bytes >> 20,
+           (long long)(cfg.router.memory_limit_bytes >> 20));
+
+    /* raw gz on the same two cores, same bytes, same level */
+    struct gzjob gj[2] = {{&sh[0].c, cfg.router.gzip_level, passes, 0, 0},
+                          {&sh[1].c, cfg.router.gzip_level, passes, 0, 0}};
+    pthread_t t[2];
+    double t0 = now_s();
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, gz_main, &gj[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    double gz_s = now_s() - t0;
+
+    struct router *r;
+    if (router_new(&cfg, "bench", &r, &e)) {
+        fprintf(stderr, "bench_router: router_new: %s\n", e.msg);
+        return 1;
+    }
+    double c0 = cpu_s(), s0 = stack_cpu_s();
+    t0 = now_s();
+    for (int i = 0; i < 2; i++) {
+        sh[i].r = r;
+        pthread_create(&t[i], NULL, shard_main, &sh[i]);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    double router_s = now_s() - t0, cpu = cpu_s() - c0, s3cpu = stack_cpu_s() - s0;
+    struct router_stats st;
+    router_stats(r, &st);
+    router_free(r);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double corpus_mb = (double)(sh[0].c.len + sh[1].c.len) / (1 << 20);
+    printf("raw gz %s -1, 2 threads   %8.1f MiB/s  ratio %.2f\n", gz_backend(), mb / gz_s,
+           (double)(sh[0].c.len + sh[1].c.len) * passes / (double)(gj[0].out + gj[1].out));
+    printf("router, 2 shards           %8.1f MiB/s  %8.0f records/s  ratio %.2f  (%s)\n",
+           mb / router_s, (double)recs / router_s, (double)st.bytes_in / (double)st.bytes_out,
+           sh[0].rc || sh[1].rc ? "FAILED" : "all ledgered + checkpointed");
+    printf("feeding took %.2f / %.2f s (shards), the final flush + uploads + ledger %.2f s\n",
+           sh[0].fed_s - t0, sh[1].fed_s - t0, router_s - (sh[0].fed_s > sh[1].fed_s ? sh[0].fed_s : sh[1].fed_s) + t0);
+    for (int i = 0; i < 2; i++)
+        printf("shard %d thread: %.2f s on CPU, %.2f s waiting for a CPU, %.2f s blocked\n", i,
+               sh[i].run_ns / 1e9, sh[i].wait_ns / 1e9,
+               sh[i].fed_s - t0 - (sh[i].run_ns + sh[i].wait_ns) / 1e9);
+    printf("router / raw gz = %.0f%% by wall clock (target >= 60%%; the S3 stand-in shares the cores)\n",
+           100.0 * gz_s / router_s);
+    double gz_mb_cpu = mb / (gj[0].cpu + gj[1].cpu);
+    double feed_cpu = (sh[0].run_ns + sh[1].run_ns) / 1e9;
+    printf("per CPU-second: raw gz %.0f MiB, router shard threads %.0f MiB (%.0f%%), whole process"
+           " %.0f MiB (%.0f%%)\n",
+           gz_mb_cpu, mb / feed_cpu, 100.0 * mb / feed_cpu / gz_mb_cpu, mb / cpu,
+           100.0 * mb / cpu / gz_mb_cpu);
+    printf("CPU %.1f s for %.1f s wall: %.0f records per CPU-second (logfleet's process);"
+           " the S3 stand-in (node s3rver + SigV4 proxy) used %.1f CPU-s of the same 2 cores\n",
+           cpu, router_s, (double)recs / cpu, s0 >= 0 ? s3cpu : -1.0);
+    printf("objects %" PRIu64 " (multipart %" PRIu64 "), upload retries %" PRIu64
+           ", checkpoints %" PRIu64 ", memory-budget pauses %" PRIu64 " (%" PRIu64 " ms), "
+           "budget peak %.1f MiB\n",
+           st.objects_ledgered, st.objects_multipart, st.upload_retries,
+           sh[0].checkpoints + sh[1].checkpoints, st.pauses, st.paused_ms,
+           st.mem_peak / 1048576.0);
+    printf("peak RSS %.1f MiB (of which the in-memory source corpus %.1f MiB; target <= 256)\n",
+           ru.ru_maxrss / 1024.0, corpus_mb);
+    char *q = xasprintf("DROP SCHEMA %s CASCADE", schema);
+    sql(q);
+    free(q);
+    for (int i = 0; i < 2; i++) {
+        free(sh[i].c.data);
+        free(sh[i].c.off);
+    }
+    config_free(&cfg);
+    return sh[0].rc || sh[1].rc;
+}
