@@ -16,13 +16,18 @@
  * level, 64 KiB feeds) of the same bytes, two threads.  Prints records/s,
  * MiB/s, CPU seconds, the ratio to raw gz and peak RSS.  Figures only.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -247,6 +252,138 @@ static void *gz_main(void *arg)
     return NULL;
 }
 
+
+/* ---- a sink that is not the bottleneck: an in-process loopback S3 ---- */
+
+/* Answers S3 PUT / multipart requests on 127.0.0.1 and throws the bodies
+ * away: one thread per connection (the uploader keeps a few alive).  Its
+ * CPU is counted in this process; it is small beside the router's. */
+struct nullsink {
+    int fd;
+    int port;
+    _Atomic uint64_t requests, bytes;
+};
+
+static const char *find_hdr(const char *h, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    for (const char *p = h; p + k < h + n; p++)
+        if ((p == h || p[-1] == '\n') && strncasecmp(p, name, k) == 0 && p[k] == ':') return p + k + 1;
+    return NULL;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) return -1;
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+struct nullconn {
+    struct nullsink *s;
+    int fd;
+};
+
+static void *nullconn_main(void *arg)
+{
+    struct nullconn *c = arg;
+    enum { CAP = 256 * 1024 };
+    char *b = xmalloc(CAP + 1);
+    size_t len = 0;
+    uint64_t upload_id = 0;
+    for (;;) {
+        char *end = NULL;
+        while (!(end = len ? memmem(b, len, "\r\n\r\n", 4) : NULL)) {
+            if (len == CAP) goto out;
+            ssize_t r = recv(c->fd, b + len, CAP - len, 0);
+            if (r <= 0) goto out;
+            len += (size_t)r;
+        }
+        size_t hlen = (size_t)(end + 4 - b);
+        b[hlen - 1] = 0;
+        const char *v = find_hdr(b, hlen, "content-length");
+        unsigned long long body = v ? strtoull(v, NULL, 10) : 0;
+        bool post = strncmp(b, "POST ", 5) == 0, put = strncmp(b, "PUT ", 4) == 0;
+        const char *line_end = memchr(b, '\n', hlen);
+        bool uploads = line_end && memmem(b, (size_t)(line_end - b), "?uploads", 8);
+        bool complete = post && line_end && memmem(b, (size_t)(line_end - b), "uploadId=", 9);
+        if (find_hdr(b, hlen, "expect") && send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25)) goto out;
+        /* the body: whatever came with the headers, then the rest */
+        size_t have = len - hlen;
+        if (have >= body) {
+            memmove(b, b + hlen + body, have - body);
+            len = have - body;
+        } else {
+            unsigned long long left = body - have;
+            len = 0;
+            while (left) {
+                ssize_t r = recv(c->fd, b, left < CAP ? (size_t)left : CAP, 0);
+                if (r <= 0) goto out;
+                left -= (unsigned long long)r;
+            }
+        }
+        atomic_fetch_add(&c->s->requests, 1);
+        atomic_fetch_add(&c->s->bytes, body);
+        char rep[512];
+        int n;
+        if (post && uploads)
+            n = snprintf(rep, sizeof rep, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"
+                         "Content-Length: %zu\r\n\r\n<InitiateMultipartUploadResult><UploadId>u%06" PRIu64
+                         "</UploadId></InitiateMultipartUploadResult>",
+                         sizeof "<InitiateMultipartUploadResult><UploadId>u000000</UploadId>"
+                                "</InitiateMultipartUploadResult>" - 1, upload_id++ % 1000000);
+        else if (complete)
+            n = snprintf(rep, sizeof rep, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         sizeof "<CompleteMultipartUploadResult><ETag>\"e\"</ETag>"
+                                "</CompleteMultipartUploadResult>" - 1,
+                         "<CompleteMultipartUploadResult><ETag>\"e\"</ETag>"
+                         "</CompleteMultipartUploadResult>");
+        else if (put)
+            n = snprintf(rep, sizeof rep, "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n");
+        else
+            n = snprintf(rep, sizeof rep, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        if (n < 0 || send_all(c->fd, rep, (size_t)n)) goto out;
+    }
+out:
+    close(c->fd);
+    free(b);
+    free(c);
+    return NULL;
+}
+
+static void *nullsink_main(void *arg)
+{
+    struct nullsink *s = arg;
+    for (;;) {
+        int fd = accept(s->fd, NULL, NULL);
+        if (fd < 0) return NULL;
+        struct nullconn *c = xmalloc(sizeof *c);
+        *c = (struct nullconn){s, fd};
+        pthread_t t;
+        if (pthread_create(&t, NULL, nullconn_main, c) == 0) pthread_detach(t);
+        else close(fd), free(c);
+    }
+}
+
+static int nullsink_start(struct nullsink *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof a) || listen(s->fd, 64) ||
+        getsockname(s->fd, (struct sockaddr *)&a, &al))
+        return -1;
+    s->port = ntohs(a.sin_port);
+    pthread_t t;
+    if (pthread_create(&t, NULL, nullsink_main, s)) return -1;
+    pthread_detach(t);
+    return 0;
+}
+
 /* ---- setup ---- */
 
 static char *read_types(void)
@@ -278,7 +415,8 @@ static void sql(const char *q)
     PQfinish(pg);
 }
 
-static void load_config(struct lf_config *c, const char *schema, const char *app, const char *prefix)
+static void load_config(struct lf_config *c, const char *schema, const char *app, const char *prefix,
+                        const char *endpoint)
 {
     char *types = read_types();
     char *text = xasprintf(
@@ -289,7 +427,7 @@ static void load_config(struct lf_config *c, const char *schema, const char *app
         "kinesis: { stream = \"bench\"; };\n%s",
         app, env_or_die("COORD_DSN"), schema, env_or_die("AWS_REGION"),
         env_or_die("AWS_ACCESS_KEY_ID"), env_or_die("AWS_SECRET_ACCESS_KEY"),
-        env_or_die("S3_ENDPOINT"), env_or_die("BUCKET"), prefix, types);
+        endpoint, env_or_die("BUCKET"), prefix, types);
     struct err e = {0};
     if (config_load_string(text, "bench.conf", c, &e)) {
         fprintf(stderr, "bench_router: config: %s\n", e.msg);
@@ -299,15 +437,12 @@ static void load_config(struct lf_config *c, const char *schema, const char *app
     free(types);
 }
 
-int main(int argc, char **argv)
+/* One measurement: raw gz of the corpus on two threads, then the router on
+ * two shards uploading to `endpoint`; prints the figures under `label`.
+ * 0 if every record was ledgered and checkpointed. */
+static int run_one(const char *label, const char *endpoint, bool stack_sink, struct corpus *cs,
+                   size_t mib, int passes, double *pct_wall)
 {
-    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
-    int passes = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 4;
-    if (mib == 0 || mib > 1024 || passes < 1 || passes > 100) {
-        fprintf(stderr, "usage: %s [MiB-per-shard 1..1024] [passes 1..100]\n", argv[0]);
-        return 2;
-    }
-    log_set_level(LOG_WARN);
     unsigned char rnd[4];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return 1;
     char schema[32], app[32], prefix[32];
@@ -320,25 +455,26 @@ int main(int argc, char **argv)
         return 1;
     }
     struct lf_config cfg = {0};
-    load_config(&cfg, schema, app, prefix);
+    load_config(&cfg, schema, app, prefix, endpoint);
     struct shard sh[2] = {{.id = "shardId-000000000000"}, {.id = "shardId-000000000001"}};
     for (int i = 0; i < 2; i++) {
         char *q = xasprintf("INSERT INTO %s.leases (app, lease_key, lease_owner, checkpoint)"
                             " VALUES ('%s', '%s', 'bench', 'TRIM_HORIZON')", schema, app, sh[i].id);
         sql(q);
         free(q);
-        make_corpus(&sh[i].c, mib << 20, 20261122 + (uint64_t)i);
+        sh[i].c = cs[i];
         sh[i].schema = schema, sh[i].app = app, sh[i].passes = passes;
     }
     double mb = (double)(sh[0].c.len + sh[1].c.len) * passes / (1 << 20);
     size_t recs = (sh[0].c.n + sh[1].c.n) * (size_t)passes;
-    printf("bench_router: 2 shards x %zu MiB x %d passes = %.0f MiB, %zu records (avg %.0f B), "
+    printf("\n-- %s (%s)\n", label, endpoint);
+    printf("2 shards x %zu MiB x %d passes = %.0f MiB, %zu records (avg %.0f B), "
            "gz %s level %d, %d upload threads, buffer %d MiB, memory limit %lld MiB\n",
            mib, passes, mb, recs, mb * 1048576 / (double)recs, gz_backend(), cfg.router.gzip_level,
            cfg.router.upload_threads, cfg.router.buffer_bytes >> 20,
            (long long)(cfg.router.memory_limit_bytes >> 20));
 
-    /* raw gz on the same two cores, same bytes, same level */
+    /* raw gz on the same two cores, same bytes, same level, just before */
     struct gzjob gj[2] = {{&sh[0].c, cfg.router.gzip_level, passes, 0, 0},
                           {&sh[1].c, cfg.router.gzip_level, passes, 0, 0}};
     pthread_t t[2];
@@ -364,9 +500,6 @@ int main(int argc, char **argv)
     router_stats(r, &st);
     router_free(r);
 
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double corpus_mb = (double)(sh[0].c.len + sh[1].c.len) / (1 << 20);
     printf("raw gz %s -1, 2 threads   %8.1f MiB/s  ratio %.2f\n", gz_backend(), mb / gz_s,
            (double)(sh[0].c.len + sh[1].c.len) * passes / (double)(gj[0].out + gj[1].out));
     printf("router, 2 shards           %8.1f MiB/s  %8.0f records/s  ratio %.2f  (%s)\n",
@@ -378,32 +511,78 @@ int main(int argc, char **argv)
         printf("shard %d thread: %.2f s on CPU, %.2f s waiting for a CPU, %.2f s blocked\n", i,
                sh[i].run_ns / 1e9, sh[i].wait_ns / 1e9,
                sh[i].fed_s - t0 - (sh[i].run_ns + sh[i].wait_ns) / 1e9);
-    printf("router / raw gz = %.0f%% by wall clock (target >= 60%%; the S3 stand-in shares the cores)\n",
-           100.0 * gz_s / router_s);
+    *pct_wall = 100.0 * gz_s / router_s;
+    printf("router / raw gz = %.0f%% by wall clock [%s] (target >= 60%%)\n", *pct_wall, label);
     double gz_mb_cpu = mb / (gj[0].cpu + gj[1].cpu);
     double feed_cpu = (sh[0].run_ns + sh[1].run_ns) / 1e9;
     printf("per CPU-second: raw gz %.0f MiB, router shard threads %.0f MiB (%.0f%%), whole process"
            " %.0f MiB (%.0f%%)\n",
            gz_mb_cpu, mb / feed_cpu, 100.0 * mb / feed_cpu / gz_mb_cpu, mb / cpu,
            100.0 * mb / cpu / gz_mb_cpu);
-    printf("CPU %.1f s for %.1f s wall: %.0f records per CPU-second (logfleet's process);"
-           " the S3 stand-in (node s3rver + SigV4 proxy) used %.1f CPU-s of the same 2 cores\n",
-           cpu, router_s, (double)recs / cpu, s0 >= 0 ? s3cpu : -1.0);
+    if (stack_sink)
+        printf("CPU %.1f s for %.1f s wall: %.0f records per CPU-second (logfleet's process);"
+               " the S3 stand-in (node s3rver + SigV4 proxy) used %.1f CPU-s of the same 2 cores\n",
+               cpu, router_s, (double)recs / cpu, s0 >= 0 ? s3cpu : -1.0);
+    else
+        printf("CPU %.1f s for %.1f s wall: %.0f records per CPU-second (logfleet's process,"
+               " the in-process sink included)\n", cpu, router_s, (double)recs / cpu);
     printf("objects %" PRIu64 " (multipart %" PRIu64 "), upload retries %" PRIu64
            ", checkpoints %" PRIu64 ", memory-budget pauses %" PRIu64 " (%" PRIu64 " ms), "
            "budget peak %.1f MiB\n",
            st.objects_ledgered, st.objects_multipart, st.upload_retries,
            sh[0].checkpoints + sh[1].checkpoints, st.pauses, st.paused_ms,
            st.mem_peak / 1048576.0);
-    printf("peak RSS %.1f MiB (of which the in-memory source corpus %.1f MiB; target <= 256)\n",
-           ru.ru_maxrss / 1024.0, corpus_mb);
     char *q = xasprintf("DROP SCHEMA %s CASCADE", schema);
     sql(q);
     free(q);
-    for (int i = 0; i < 2; i++) {
-        free(sh[i].c.data);
-        free(sh[i].c.off);
-    }
     config_free(&cfg);
     return sh[0].rc || sh[1].rc;
+}
+
+int main(int argc, char **argv)
+{
+    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
+    int passes = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 4;
+    const char *mode = argc > 3 ? argv[3] : "both";
+    bool via_proxy = strcmp(mode, "both") == 0 || strcmp(mode, "proxy") == 0;
+    bool via_null = strcmp(mode, "both") == 0 || strcmp(mode, "sink") == 0;
+    if (mib == 0 || mib > 1024 || passes < 1 || passes > 100 || (!via_proxy && !via_null)) {
+        fprintf(stderr, "usage: %s [MiB-per-shard 1..1024] [passes 1..100] [both|proxy|sink]\n",
+                argv[0]);
+        return 2;
+    }
+    log_set_level(LOG_WARN);
+    struct corpus cs[2];
+    for (int i = 0; i < 2; i++) make_corpus(&cs[i], mib << 20, 20261122 + (uint64_t)i);
+    double corpus_mb = (double)(cs[0].len + cs[1].len) / (1 << 20);
+    printf("bench_router: %d cores; source in memory (never the bottleneck)\n",
+           (int)sysconf(_SC_NPROCESSORS_ONLN));
+    int rc = 0;
+    double pct_proxy = -1, pct_null = -1;
+    static struct nullsink ns;
+    char url[64];
+    if (via_null) {
+        if (nullsink_start(&ns)) {
+            perror("bench_router: loopback sink");
+            return 1;
+        }
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", ns.port);
+    }
+    if (via_proxy)
+        rc |= run_one("local S3 stand-in via proxy", env_or_die("S3_ENDPOINT"), true, cs, mib,
+                      passes, &pct_proxy);
+    if (via_null)
+        rc |= run_one("non-bottleneck sink", url, false, cs, mib, passes, &pct_null);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\nsummary: router / raw igzip -1 on the same 2 cores, by wall clock:");
+    if (pct_proxy >= 0) printf(" %.0f%% via the local S3 stand-in (node s3rver + SigV4 proxy, shares the cores);", pct_proxy);
+    if (pct_null >= 0) printf(" %.0f%% to a non-bottleneck sink (in-process loopback PUT, bodies discarded; ledger + checkpoints real)", pct_null);
+    printf("\npeak RSS %.1f MiB (of which the in-memory source corpus %.1f MiB; target <= 256)\n",
+           ru.ru_maxrss / 1024.0, corpus_mb);
+    for (int i = 0; i < 2; i++) {
+        free(cs[i].data);
+        free(cs[i].off);
+    }
+    return rc;
 }
