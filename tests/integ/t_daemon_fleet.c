@@ -27,12 +27,16 @@ static int64_t wait_balance(struct df *f, const char *const *names, int n, const
     for (;;) {
         for (int i = 0; i < n; i++) w[i] = df_owned(f, names[i]);
         qsort(w, (size_t)n, sizeof *w, cmp_int);
-        if (!memcmp(w, sorted_want, (size_t)n * sizeof *w) && df_owned(f, NULL) == 0)
+        /* settled: the counts, nothing unowned, and no graceful handoff in
+         * flight (lease_owner already names a handoff's new owner while the
+         * old one still processes and checkpoints the shard) */
+        if (!memcmp(w, sorted_want, (size_t)n * sizeof *w) && df_owned(f, NULL) == 0 &&
+            df_handoffs_pending(f) == 0)
             return df_now_ms() - t0;
         if (df_now_ms() - t0 > ms) {
             fprintf(stderr, "  balance not reached:");
             for (int i = 0; i < n; i++) fprintf(stderr, " %s=%d", names[i], df_owned(f, names[i]));
-            fprintf(stderr, " unowned=%d\n", df_owned(f, NULL));
+            fprintf(stderr, " unowned=%d handoffs=%d\n", df_owned(f, NULL), df_handoffs_pending(f));
             return -1;
         }
         df_sleep_ms(200);
