@@ -51,7 +51,6 @@ struct buffer {
     uint64_t records;
     uint64_t raw_bytes;          /* uncompressed bytes appended */
     uint64_t track_id;           /* the owner's handle (checkpoint/safe.h) */
-    int64_t charged;             /* the owner's: bytes charged to its memory budget */
     uint32_t reasons[BUFFER_REASONS];
     /* private */
     struct buffer_pool *pool;
@@ -87,10 +86,6 @@ int buffer_added(struct buffer *b, const char *seq, int64_t sub, size_t raw);
  * may be started anew.  0 or negative (gzip failure: the content is lost
  * and the caller must not count the records as written). */
 int buffer_seal(struct buffer *b, struct buf *body);
-
-/* Bytes the buffer holds now: its staged raw lines plus the compressed
- * member so far (what the memory budget counts for an open buffer). */
-static inline size_t buffer_held(const struct buffer *b) { return b->stage.len + b->out.len; }
 
 /* Drops the content (lease lost); the buffer may be started anew. */
 void buffer_discard(struct buffer *b);

@@ -34,7 +34,7 @@
 
 #define SUB "router"
 #define DEAD_KIND (-1)
-#define CHARGE_BATCH (64 * 1024)   /* bytes charged to the budget at a time */
+#define CHARGE_BATCH (64 * 1024)   /* raw bytes charged to the budget at a time */
 #define IDLE_BUFFERS 4             /* sealed buffers kept for reuse per shard */
 #define IDLE_GZ 8                  /* idle gzip writers kept per shard */
 #define CKPT_INTERVAL_MS 1000      /* at most one checkpoint a second while running */
@@ -78,7 +78,7 @@ struct rproc {
     char last_seq[BUFFER_SEQ_MAX];
     int64_t last_sub;
     bool have_last, lost, initialized;
-    int64_t charge;                   /* held bytes not yet charged (may be negative) */
+    int64_t charge;                   /* raw bytes buffered, not yet charged */
     int64_t last_ckpt_ms;
     uint64_t pressure_seen;
     uint64_t *n_type;                 /* per type, per batch: records routed */
@@ -200,18 +200,17 @@ static int seal(struct rproc *p, struct buffer *b, struct err *e)
     if (p->lost) return 0; /* collect() dropped the shard: b is gone with the rest */
     flush_charge(p);
     struct upl_job *j = uploader_job_new();
-    int64_t held = b->charged;
-    b->charged = 0;
+    int64_t raw = (int64_t)b->raw_bytes;
     j->records = b->records;
     j->raw_bytes = b->raw_bytes;
     int rc = buffer_seal(b, &j->body);
     if (rc) {
-        uploader_mem_charge(r->up, -held);
+        uploader_mem_charge(r->up, -raw);
         uploader_job_free(j);
         close_buffer(p, b);
         return err_set(e, rc, ERR_PERMANENT, "router: gzip failed shard=%s rc=%d", p->shard, rc);
     }
-    uploader_mem_charge(r->up, (int64_t)j->body.len - held);
+    uploader_mem_charge(r->up, (int64_t)j->body.len - raw);
     j->dead = b->type == DEAD_KIND;
     j->log_type = j->dead ? DEADLETTER_TYPE : router_rules_type_name(r->rules, (size_t)b->type);
     j->day = b->day;
@@ -251,8 +250,7 @@ static void discard_all(struct rproc *p)
     flush_charge(p);
     while (p->nopen) {
         struct buffer *b = p->open[p->nopen - 1];
-        uploader_mem_charge(p->r->up, -b->charged);
-        b->charged = 0;
+        uploader_mem_charge(p->r->up, -(int64_t)b->raw_bytes);
         buffer_discard(b);
         close_buffer(p, b);
     }
@@ -364,15 +362,10 @@ static int append(struct rproc *p, struct buffer *b, const struct proc_record *r
         b->reasons[rt->reason]++;
     }
     if (rc) return rc;
-    rc = buffer_added(b, rec->seq, rec->subseq, st->len - before);
-    /* The budget counts what an open buffer holds: its staged lines plus its
-     * compressed member so far (a stage feed turns staged bytes into fewer
-     * compressed ones), not the raw bytes it stands for. */
-    int64_t held = (int64_t)buffer_held(b);
-    p->charge += held - b->charged;
-    b->charged = held;
-    if (p->charge >= CHARGE_BATCH || p->charge <= -CHARGE_BATCH) flush_charge(p);
-    return rc;
+    size_t raw = st->len - before;
+    p->charge += (int64_t)raw;
+    if (p->charge >= CHARGE_BATCH) flush_charge(p);
+    return buffer_added(b, rec->seq, rec->subseq, raw);
 }
 
 static void mark_last(struct rproc *p, const struct proc_record *rec)

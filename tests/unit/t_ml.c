@@ -396,6 +396,7 @@ TEST(ml_hung_child_is_killed_after_action_timeout)
     setenv("ML_HANG_AT", "2", 1);
     struct ml_opts o = py_opts();
     o.action_timeout_ms = 500;
+    o.init_timeout_ms = 30000; /* python start-up under a loaded CI machine is not what is tested */
     o.kill_grace_ms = 500;
     struct processor p;
     struct err e = {0};
