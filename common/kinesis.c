@@ -1,5 +1,6 @@
 /* kinesis.c — Kinesis Data Streams JSON 1.1 calls over aws_request. */
 #include "common/kinesis.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -582,13 +583,6 @@ int kin_put_records(struct kin *k, const char *stream, const struct kin_put_entr
     return rc;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -640,7 +634,7 @@ int kin_put_records_all(struct kin *k, const char *stream, const struct kin_put_
                            xmalloc(n * sizeof *st.res)};
     for (size_t i = 0; i < n; i++) st.idx[i] = i;
     memset(out, 0, n * sizeof *out);
-    long long t0 = mono_ms();
+    long long t0 = clock_mono_ms();
     struct err last;
     err_clear(&last);
     for (int tries = 1;; tries++) {
@@ -651,7 +645,7 @@ int kin_put_records_all(struct kin *k, const char *stream, const struct kin_put_
             if (e) *e = last;
             break;
         }
-        long left = d.deadline_ms - (long)(mono_ms() - t0);
+        long left = d.deadline_ms - (long)(clock_mono_ms() - t0);
         if (left <= 0) {
             rc = put_give_up(&st, n, out, &last, tries, e);
             break;

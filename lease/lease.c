@@ -4,6 +4,7 @@
  * bookkeeping in lineage.c.
  */
 #include "lease/lease_int.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,13 +49,6 @@
     " AND checkpoint_owner IS NOT NULL"
 
 /* ---- basics ---------------------------------------------------------- */
-
-int64_t lease_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void lease_lock(struct lease_coord *c) { pthread_mutex_lock(&c->mu); }
 void lease_unlock(struct lease_coord *c) { pthread_mutex_unlock(&c->mu); }
@@ -140,7 +134,7 @@ struct lease_held *lease_held_add(struct lease_coord *c, const char *key, enum l
     memset(h, 0, sizeof *h);
     h->key = xstrdup(key);
     h->state = st;
-    h->state_ms = lease_now_ms();
+    h->state_ms = clock_mono_ms();
     h->checkpoint = xstrdup("");
     new_token(c, h->token);
     return h;
@@ -239,7 +233,7 @@ int lease_coord_new(const struct lease_opts *o, struct lease_coord **out, struct
     c->max_leases = o->max_leases;
     c->max_steal = o->max_steal ? o->max_steal : 1;
     c->graceful = o->graceful_handoff;
-    uint64_t seed = (uint64_t)lease_now_ms() ^ ((uint64_t)getpid() << 32);
+    uint64_t seed = (uint64_t)clock_mono_ms() ^ ((uint64_t)getpid() << 32);
     for (const char *p = c->me; *p; p++) seed = seed * 131 + (unsigned char)*p;
     c->rng = seed ? seed : 88172645463325252ULL;
     if (lease_sql_connect(o->dsn, c->duration_ms, &c->pg, e) < 0) {
@@ -316,7 +310,7 @@ int lease_held_for_write(struct lease_coord *c, const char *key, const char *tok
         return err_set(e, LEASE_E_LOST, ERR_PERMANENT, "lease %s not held by %s", key, c->me);
     if (token && strcmp(token, h->token))
         return err_set(e, LEASE_E_LOST, ERR_PERMANENT, "lease %s: stale concurrency token", key);
-    if (lease_held_expired(c, h, lease_now_ms())) {
+    if (lease_held_expired(c, h, clock_mono_ms())) {
         lease_held_drop(c, h, LEASE_EV_LOST);
         return err_set(e, LEASE_E_LOST, ERR_PERMANENT, "lease %s expired locally", key);
     }
@@ -332,7 +326,7 @@ int lease_fenced_locked(struct lease_coord *c, struct lease_held *h, const char 
         snprintf(ctr, sizeof ctr, "%" PRId64, h->counter);
         const char *p[8] = {c->app, h->key, ctr};
         for (int i = 0; i < nextra && i < 5; i++) p[3 + i] = extra[i];
-        int64_t sent = lease_now_ms();
+        int64_t sent = clock_mono_ms();
         PGresult *r = lease_q(c, sql, 3 + nextra, p, e);
         if (!r) return LEASE_E_STORE;
         if (PQntuples(r) == 1) {
@@ -414,7 +408,7 @@ static int give_up(struct lease_coord *c, const char *key, enum lease_event_kind
     struct lease_held *h = lease_held_find(c, key);
     int rc;
     if (!h) rc = err_set(e, LEASE_E_LOST, ERR_PERMANENT, "lease %s not held by %s", key, c->me);
-    else if (lease_held_expired(c, h, lease_now_ms())) {
+    else if (lease_held_expired(c, h, clock_mono_ms())) {
         lease_held_drop(c, h, LEASE_EV_LOST);
         rc = err_set(e, LEASE_E_LOST, ERR_PERMANENT, "lease %s expired locally", key);
     } else rc = lease_give_up_locked(c, h, kind, e);
@@ -437,7 +431,7 @@ int lease_release_all(struct lease_coord *c, struct err *e)
     int first = 0;
     struct err one;
     lease_lock(c);
-    lease_drop_expired_locked(c, lease_now_ms());
+    lease_drop_expired_locked(c, clock_mono_ms());
     for (size_t i = c->nheld; i-- > 0;) {
         if (i >= c->nheld) continue;
         int rc = lease_give_up_locked(c, &c->held[i], LEASE_EV_RELEASED, &one);
@@ -454,7 +448,7 @@ void lease_drain_locked(struct lease_coord *c)
 {
     if (!c->draining) log_info("lease", "draining worker=%s held=%zu", c->me, c->nheld);
     c->draining = true;
-    int64_t now = lease_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < c->nheld; i++) {
         struct lease_held *h = &c->held[i];
         if (h->state != LEASE_HELD) continue;
@@ -499,7 +493,7 @@ void lease_add_bytes(struct lease_coord *c, const char *key, uint64_t bytes)
 int lease_held_snapshot(struct lease_coord *c, struct lease_info **out, size_t *n)
 {
     lease_lock(c);
-    int64_t now = lease_now_ms();
+    int64_t now = clock_mono_ms();
     lease_drop_expired_locked(c, now);
     struct lease_info *v = c->nheld ? xcalloc(c->nheld, sizeof *v) : NULL;
     for (size_t i = 0; i < c->nheld; i++) {

@@ -73,7 +73,6 @@ PGresult *lease_q(struct lease_coord *c, const char *sql, int n, const char *con
 int lease_begin_locked(struct lease_coord *c, struct err *e);
 int lease_commit_locked(struct lease_coord *c, struct err *e);
 void lease_rollback_locked(struct lease_coord *c);
-int64_t lease_now_ms(void);
 void lease_lock(struct lease_coord *c);
 void lease_unlock(struct lease_coord *c);
 uint64_t lease_rand(struct lease_coord *c);

@@ -9,6 +9,7 @@
  * deadline are dropped before any write (zombie guard).
  */
 #include "lease/lease_int.h"
+#include "common/clock.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ static void check_request(struct lease_coord *c, struct lease_held *h, const cha
     if (h->state != LEASE_HELD || !ckpt_owner || strcmp(ckpt_owner, c->me)) return;
     if (owner && !strcmp(owner, c->me)) return;
     h->state = LEASE_HANDOFF_REQUESTED;
-    h->state_ms = lease_now_ms();
+    h->state_ms = clock_mono_ms();
     lease_event_push(c, LEASE_EV_HANDOFF_REQUESTED, h->key, h->token);
     log_info("lease", "handoff_requested shard=%s worker=%s to=%s", h->key, c->me,
              owner ? owner : "-");
@@ -70,7 +71,7 @@ static int renew_pass(struct lease_coord *c, struct err *e)
     int rc = 0;
     if (n) {
         const char *p[] = {c->app, keys.data, ctrs.data, kbps.data, c->me};
-        int64_t sent = lease_now_ms();
+        int64_t sent = clock_mono_ms();
         PGresult *r = lease_q(c, SQL_RENEW, 5, p, e);
         if (!r) rc = LEASE_E_STORE;
         for (int i = 0; r && i < PQntuples(r); i++) {
@@ -101,7 +102,7 @@ static void update_kbps(struct lease_held *h, int64_t now)
 /* Renews HELD and HANDOFF_REQUESTED leases; drops the ones lost. */
 static int renew_held(struct lease_coord *c, struct err *e)
 {
-    int64_t now = lease_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < c->nheld; i++) {
         struct lease_held *h = &c->held[i];
         h->mark = h->state != LEASE_PENDING_HANDOFF_IN;
@@ -176,7 +177,7 @@ static int settle_pending(struct lease_coord *c, struct err *e)
 /* Completes handoffs the consumer did not finish within the timeout. */
 static int handoff_timeouts(struct lease_coord *c, struct err *e)
 {
-    int64_t now = lease_now_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = c->nheld; i-- > 0;) {
         if (i >= c->nheld) continue;
         struct lease_held *h = &c->held[i];
@@ -193,7 +194,7 @@ static int handoff_timeouts(struct lease_coord *c, struct err *e)
 int lease_renew(struct lease_coord *c, struct err *e)
 {
     lease_lock(c);
-    lease_drop_expired_locked(c, lease_now_ms());
+    lease_drop_expired_locked(c, clock_mono_ms());
     int rc = renew_held(c, e);
     if (rc == 0) rc = settle_pending(c, e);
     if (rc == 0) rc = handoff_timeouts(c, e);

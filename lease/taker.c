@@ -11,6 +11,7 @@
  * finished work: never taken, counted or stolen.
  */
 #include "lease/lease_int.h"
+#include "common/clock.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -184,7 +185,7 @@ int lease_take_one_locked(struct lease_coord *c, const struct lease_row_view *v,
     char ctr[24];
     snprintf(ctr, sizeof ctr, "%" PRId64, v->counter);
     const char *p[] = {c->app, v->key, c->me, ctr, v->owner, v->ckpt_owner};
-    int64_t sent = lease_now_ms();
+    int64_t sent = clock_mono_ms();
     PGresult *r = lease_q(c, SQL_TAKE, 6, p, e);
     if (!r) return LEASE_E_STORE;
     if (PQntuples(r) != 1) {
@@ -364,7 +365,7 @@ int lease_take(struct lease_coord *c, struct err *e)
     if (!r || !wr) rc = LEASE_E_STORE;
     else {
         struct round rd = {0};
-        observe(c, r, &rd, lease_now_ms());
+        observe(c, r, &rd, clock_mono_ms());
         count_workers(c, wr, &rd);
         rc = take_round(c, &rd, e);
         round_free(&rd);

@@ -6,6 +6,7 @@
  * pool share (pool.mu, held for a few instructions); pools share nothing.
  */
 #include "sinks/loader.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -162,7 +163,7 @@ static void set_breaker(struct pool *p, enum loader_breaker_state s)
  * otherwise *wait_ms says how long to sleep first. */
 static bool breaker_admit(struct pool *p, bool *probe, int64_t *wait_ms)
 {
-    int64_t now = wh_mono_ms();
+    int64_t now = clock_mono_ms();
     bool ok = false;
     *probe = false;
     *wait_ms = p->c->loader.poll_ms;
@@ -202,7 +203,7 @@ static void breaker_report(struct pool *p, bool probe, enum outcome o, enum err_
                      p->failures, p->c->loader.breaker_open_ms);
         }
         set_breaker(p, LOADER_BREAKER_OPEN);
-        p->open_until = wh_mono_ms() + p->c->loader.breaker_open_ms;
+        p->open_until = clock_mono_ms() + p->c->loader.breaker_open_ms;
     }
     pthread_mutex_unlock(&p->mu);
 }
@@ -487,11 +488,11 @@ static enum outcome work_one(struct lthread *t, const char *exclude, struct clai
     if (got < 0) log_warn("loader", "claim_failed backend=%s err=\"%s\"", p->b->name, e.msg);
     if (got <= 0) return OUT_NONE;
     p->busy++;
-    int64_t t0 = wh_mono_ms();
+    int64_t t0 = clock_mono_ms();
     struct dialect_load_result res = {0};
     struct err le = {0}, re = {0};
     int rc = do_load(t, cl, &res, &le);
-    int64_t took = wh_mono_ms() - t0;
+    int64_t took = clock_mono_ms() - t0;
     metrics_histogram_observe(p->m_seconds, (double)took / 1000.0);
     wh_drop_if_bad(&t->wh);
     if (rc) t->n_known = 0; /* a dropped table must be looked up again */
@@ -528,9 +529,9 @@ static void *thread_main(void *arg)
         enum err_class cls = ERR_NONE;
         enum outcome o = work_one(t, "{}", &cl, NULL, &cls);
         breaker_report(p, probe, o, cls);
-        if (t->coord && wh_mono_ms() >= t->next_recover) {
+        if (t->coord && clock_mono_ms() >= t->next_recover) {
             recover_stale(t);
-            t->next_recover = wh_mono_ms() + RECOVER_EVERY_MS;
+            t->next_recover = clock_mono_ms() + RECOVER_EVERY_MS;
         }
         if (o == OUT_NONE) pool_wait(p, p->c->loader.poll_ms);
     }

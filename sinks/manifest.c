@@ -1,5 +1,6 @@
 /* manifest.c — the manifest builder: objects -> manifests -> loads. */
 #include "sinks/manifest.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -333,9 +334,9 @@ static void *builder_main(void *arg)
     struct manifest_builder *b = arg;
     const struct lf_config *c = b->m.c;
     int check = c->manifest.interval_ms < CHECK_MS ? c->manifest.interval_ms : CHECK_MS;
-    int64_t next_full = wh_mono_ms();
+    int64_t next_full = clock_mono_ms();
     do {
-        int64_t now = wh_mono_ms();
+        int64_t now = clock_mono_ms();
         bool full = now >= next_full;
         struct manifest_result r = {0};
         struct err e = {0};

@@ -1,5 +1,6 @@
 /* warehouse.c — the statement door, config-built connections, days, locks. */
 #include "sinks/warehouse.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -222,9 +223,3 @@ const struct lf_backend *wh_backend_find(const struct lf_config *c, const char *
     return NULL;
 }
 
-int64_t wh_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

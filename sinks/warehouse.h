@@ -98,7 +98,4 @@ bool wh_backend_has_type(const struct lf_backend *b, const char *type);
 /* The backend named name, or NULL. */
 const struct lf_backend *wh_backend_find(const struct lf_config *c, const char *name);
 
-/* Monotonic milliseconds. */
-int64_t wh_mono_ms(void);
-
 #endif

@@ -11,6 +11,7 @@
  * processor after a failure starts from exactly what was last written.
  */
 #include "worker/consumer.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -116,13 +117,6 @@ static void metrics_init(void)
 
 /* ---- time, stop and waits ----------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static enum consumer_stop stopping(const struct consumer *c)
 {
     return (enum consumer_stop)atomic_load(&c->stop);
@@ -131,12 +125,12 @@ static enum consumer_stop stopping(const struct consumer *c)
 static bool fd_wait(int fd, int64_t ms)
 {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
-    int64_t end = now_ms() + (ms > 0 ? ms : 0);
+    int64_t end = clock_mono_ms() + (ms > 0 ? ms : 0);
     for (;;) {
-        int64_t left = end - now_ms();
+        int64_t left = end - clock_mono_ms();
         int r = poll(&pf, 1, left > 0 ? (int)(left > 60000 ? 60000 : left) : 0);
         if (r > 0) return true;
-        if ((r == 0 || errno != EINTR) && now_ms() >= end) return false;
+        if ((r == 0 || errno != EINTR) && clock_mono_ms() >= end) return false;
     }
 }
 
@@ -153,13 +147,13 @@ static void pause_out(struct consumer *c, int64_t ms) { fd_wait(c->cancel_fd, ms
 
 static void bucket_init(struct bucket *b, double rate, double cap)
 {
-    *b = (struct bucket){cap, rate, cap, now_ms()};
+    *b = (struct bucket){cap, rate, cap, clock_mono_ms()};
 }
 
 /* Milliseconds until the level reaches need. */
 static int64_t bucket_wait(struct bucket *b, double need)
 {
-    int64_t t = now_ms();
+    int64_t t = clock_mono_ms();
     b->level = fmin(b->cap, b->level + (double)(t - b->t) * b->rate / 1000.0);
     b->t = t;
     return b->level >= need ? 0 : (int64_t)ceil((need - b->level) * 1000.0 / b->rate);

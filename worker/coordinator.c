@@ -1,6 +1,7 @@
 /* coordinator.c — the renew/take thread and the shard-sync thread (see
  * coordinator.h; reference/kcl.md §B.2, §B.3, §B.6). */
 #include "worker/coordinator.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,23 +53,16 @@ static void metrics_init(void)
                                 "Finished parent leases deleted.", NULL);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until deadline or until fd is readable; true if readable. */
 static bool wait_until(int fd, int64_t deadline)
 {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left < 0) left = 0;
         int r = poll(&pf, 1, left > 60000 ? 60000 : (int)left);
         if (r > 0) return true;
-        if (r == 0 && now_ms() >= deadline) return false;
+        if (r == 0 && clock_mono_ms() >= deadline) return false;
     }
 }
 
@@ -95,10 +89,10 @@ static void *lease_main(void *arg)
     struct coordinator *co = arg;
     int64_t renew_every = co->cfg->lease_ms / 3 - EPSILON_MS;
     if (renew_every < 50) renew_every = 50;
-    int64_t next_renew = now_ms(), next_take = next_renew;
+    int64_t next_renew = clock_mono_ms(), next_take = next_renew;
     do {
         struct err e = {0};
-        int64_t t = now_ms();
+        int64_t t = clock_mono_ms();
         if (t >= next_renew) {
             next_renew = t + renew_every;
             if (lease_renew(co->lc, &e) < 0) {
@@ -107,7 +101,7 @@ static void *lease_main(void *arg)
             }
         }
         if (t >= next_take) {
-            next_take = now_ms() + take_interval(co);
+            next_take = clock_mono_ms() + take_interval(co);
             err_clear(&e);
             if (lease_take(co->lc, &e) < 0) {
                 metrics_counter_inc(M.take_err);
@@ -158,7 +152,7 @@ static void sync_once(struct coordinator *co)
 static void *sync_main(void *arg)
 {
     struct coordinator *co = arg;
-    while (!wait_until(co->stop_sync_fd, now_ms() + co->cfg->shard_sync_ms)) sync_once(co);
+    while (!wait_until(co->stop_sync_fd, clock_mono_ms() + co->cfg->shard_sync_ms)) sync_once(co);
     return NULL;
 }
 
@@ -172,7 +166,7 @@ int coordinator_start(const struct coordinator_cfg *cfg, struct lease_coord *lc,
     co->cfg = cfg;
     co->lc = lc;
     co->notify_fd = notify_fd;
-    co->rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+    co->rng = (uint64_t)clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
     if (!co->rng) co->rng = 1;
     co->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     co->stop_sync_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

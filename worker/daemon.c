@@ -1,5 +1,6 @@
 /* daemon.c — logfleetd's run loop and consumer manager (see daemon.h). */
 #include "worker/daemon.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,13 +47,6 @@ struct daemon {
     atomic_bool draining, coord_ready;
     struct metrics_gauge *g_held, *g_cons;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- config ------------------------------------------------------------- */
 
@@ -224,11 +218,11 @@ static void begin_shutdown(struct daemon *d, int sig)
 {
     if (atomic_load(&d->phase) == PH_STOPPING) { /* a second signal: no more grace */
         log_warn("daemon", "second signal: abandoning the grace period signal=%s", sigabbrev_np(sig));
-        d->deadline = now_ms();
+        d->deadline = clock_mono_ms();
         return;
     }
     atomic_store(&d->phase, PH_STOPPING);
-    d->deadline = now_ms() + d->cfg->shutdown_grace_ms;
+    d->deadline = clock_mono_ms() + d->cfg->shutdown_grace_ms;
     log_info("daemon", "shutting down signal=%s consumers=%zu grace_ms=%" PRId64, sigabbrev_np(sig),
              d->ncons, d->cfg->shutdown_grace_ms);
     coordinator_stop_sync(d->co);
@@ -248,7 +242,7 @@ static void abort_consumers(struct daemon *d)
     d->aborted = true;
     log_warn("daemon", "grace period over: cancelling consumers=%zu", d->ncons);
     for (size_t i = 0; i < d->ncons; i++) consumer_signal(d->cons[i], CONSUMER_ABORT);
-    d->deadline = now_ms() + ABORT_WAIT_MS;
+    d->deadline = clock_mono_ms() + ABORT_WAIT_MS;
 }
 
 /* Last resort for consumers stuck past the abort: kill their children. */
@@ -276,7 +270,7 @@ static void loop(struct daemon *d)
                                {.fd = d->notify_fd, .events = POLLIN}};
         int tmo = TICK_MS;
         if (atomic_load(&d->phase) == PH_STOPPING) {
-            int64_t left = d->deadline - now_ms();
+            int64_t left = d->deadline - clock_mono_ms();
             tmo = left <= 0 ? 0 : left < TICK_MS ? (int)left : TICK_MS;
         }
         if (poll(pf, 2, tmo) > 0) {
@@ -287,7 +281,7 @@ static void loop(struct daemon *d)
         manage(d);
         if (atomic_load(&d->phase) != PH_STOPPING) continue;
         if (d->ncons == 0) return;
-        if (now_ms() < d->deadline) continue;
+        if (clock_mono_ms() < d->deadline) continue;
         if (d->aborted) {
             kill_leftovers(d);
             return;

@@ -3,6 +3,7 @@
  * stdin (when output is pending), stdout, stderr and the cancel fd, always
  * with a deadline except a status wait with no action timeout. */
 #include "worker/multilang.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,18 +42,11 @@ extern char **environ;
 
 /* ---- time --------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* poll() timeout until deadline (-1: none). */
 static int poll_ms(int64_t deadline)
 {
     if (deadline < 0) return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - clock_mono_ms();
     return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
@@ -298,11 +292,11 @@ static void kill_child(struct ml *m, int64_t wait_ms)
 {
     if (!m->pid) return;
     close_fd(&m->in_fd);
-    if (!wait_exit(m, now_ms() + wait_ms)) {
+    if (!wait_exit(m, clock_mono_ms() + wait_ms)) {
         kill(-m->pid, SIGTERM);
-        if (!wait_exit(m, now_ms() + m->kill_grace_ms)) {
+        if (!wait_exit(m, clock_mono_ms() + m->kill_grace_ms)) {
             kill(-m->pid, SIGKILL);
-            if (!wait_exit(m, now_ms() + REAP_AFTER_KILL_MS)) {
+            if (!wait_exit(m, clock_mono_ms() + REAP_AFTER_KILL_MS)) {
                 log_error("ml", "child survives SIGKILL shard=%s pid=%d", m->shard, (int)m->pid);
                 return;
             }
@@ -316,7 +310,7 @@ static void stop_child(struct ml *m)
 {
     if (!m->pid) return;
     close_fd(&m->in_fd);
-    int64_t deadline = now_ms() + m->shutdown_timeout_ms;
+    int64_t deadline = clock_mono_ms() + m->shutdown_timeout_ms;
     /* until EOF on both, or the child is gone (a leftover in its group may
      * hold the pipes; reap() kills it) */
     while ((m->out_fd >= 0 || m->err_fd >= 0) && poll_ms(deadline) > 0 && !child_exited(m))
@@ -696,7 +690,7 @@ static int poll_child(struct ml *m, struct action *a, struct err *e)
 /* Sends m->w (the action's message) and reads until a's status. */
 static int run_action(struct ml *m, struct action *a, struct err *e)
 {
-    a->deadline = a->timeout_ms > 0 ? now_ms() + a->timeout_ms : -1;
+    a->deadline = a->timeout_ms > 0 ? clock_mono_ms() + a->timeout_ms : -1;
     a->got_status = false;
     int rc = flush_out(m);
     if (rc < 0) return fail(m, e, rc, EXIT_WAIT_MS, "%s: writing to child: %s", a->name, strerror(-rc));

@@ -7,6 +7,7 @@
  * atomics; its control connection is guarded by ctl_mu.
  */
 #include "worker/router.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,13 +89,6 @@ struct rproc {
 
 static void collect(struct rproc *p);
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool cancelled_fd(int fd)
 {
     if (fd < 0) return false;
@@ -157,7 +151,7 @@ static void flush_charge(struct rproc *p)
 static void pause_begin(struct rproc *p, const char *why, int64_t *t0)
 {
     if (*t0) return;
-    *t0 = mono_ms();
+    *t0 = clock_mono_ms();
     log_info(SUB, "paused shard=%s reason=%s mem_used=%" PRId64 " limit=%" PRId64, p->shard, why,
              uploader_mem_used(p->r->up), uploader_mem_limit(p->r->up));
 }
@@ -166,7 +160,7 @@ static void pause_end(struct rproc *p, int64_t t0)
 {
     struct router *r = p->r;
     if (!t0) return;
-    uint64_t ms = (uint64_t)(mono_ms() - t0);
+    uint64_t ms = (uint64_t)(clock_mono_ms() - t0);
     uploader_note_paused(r->up, ms);
     atomic_fetch_add(&r->pauses, 1);
     metrics_counter_inc(r->m_pauses);
@@ -285,7 +279,7 @@ static enum ckpt_result checkpoint(struct rproc *p, struct checkpointer *cp, boo
 {
     const char *seq;
     int64_t sub;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     if (p->lost || (!force && now - p->last_ckpt_ms < CKPT_INTERVAL_MS)) return CKPT_OK;
     if (!ckpt_safe_peek(p->safe, &seq, &sub)) return CKPT_OK;
     enum ckpt_result res = cp->ops->checkpoint(cp, seq, sub);
@@ -481,7 +475,7 @@ static int p_initialize(struct processor *pp, const char *shard_id, const char *
                        shard_id, p->shard);
     int rc = load_spans(p, seq, sub, e);
     if (rc == 0) p->initialized = true;
-    p->last_ckpt_ms = mono_ms();
+    p->last_ckpt_ms = clock_mono_ms();
     return rc;
 }
 
@@ -493,7 +487,7 @@ static int p_process(struct processor *pp, const struct proc_batch *b, struct ch
     if (p->lost) return 0; /* the lease is gone; the next owner reads these again */
     if (!p->initialized)
         return err_set(e, -EINVAL, ERR_PERMANENT, "router: process_records before initialize");
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     uint64_t gen = atomic_load(&r->pressure_gen);
     int rc = 0;
     if (gen != p->pressure_seen) { /* another shard waits for memory */
@@ -531,14 +525,14 @@ static int drain(struct rproc *p, struct err *e)
 {
     int rc = seal_all(p, e);
     if (rc) return rc;
-    int64_t deadline = mono_ms() + p->r->cfg->shutdown.grace_ms;
+    int64_t deadline = clock_mono_ms() + p->r->cfg->shutdown.grace_ms;
     for (;;) {
         collect(p);
         if (p->lost) return err_set(e, -ESHUTDOWN, ERR_PERMANENT, "router: lease lost shard=%s", p->shard);
 
         size_t left = ckpt_safe_outstanding(p->safe);
         if (left == 0) return 0;
-        if (mono_ms() >= deadline || cancelled_fd(p->cancel_fd))
+        if (clock_mono_ms() >= deadline || cancelled_fd(p->cancel_fd))
             return err_set(e, -ETIMEDOUT, ERR_RETRY,
                            "router: %zu objects not ledgered in time shard=%s", left, p->shard);
         uploader_sink_wait(p->sink, WAIT_SLICE_MS);
