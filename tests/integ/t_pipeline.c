@@ -10,6 +10,7 @@
  */
 #include "common/aws.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/mem.h"
 #include "common/s3.h"
 #include "sinks/gz.h"
@@ -22,7 +23,6 @@
 #include <stdbool.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -44,13 +44,6 @@ static long env_long(const char *name, long def)
 {
     const char *v = getenv(name);
     return v && *v ? strtol(v, NULL, 10) : def;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Isolates this test: its own app, schemas, S3 prefix; short intervals. */
@@ -269,15 +262,15 @@ ITEST_T(pipeline_produce_to_both_warehouses_exactly_once, 900)
 
     PGconn *a = PQconnectdb(t_env("WH_A_DSN")), *b = PQconnectdb(t_env("WH_B_DSN"));
     ASSERT_TRUE(PQstatus(a) == CONNECTION_OK && PQstatus(b) == CONNECTION_OK);
-    int64_t t0 = now_ms(), deadline = t0 + 60000 + p.records / 20;
+    int64_t t0 = clock_mono_ms(), deadline = t0 + 60000 + p.records / 20;
     long ra = 0, rb = 0;
-    while ((ra < p.records || rb < p.records) && now_ms() < deadline) {
+    while ((ra < p.records || rb < p.records) && clock_mono_ms() < deadline) {
         usleep(500000);
         ra = wh_total(a, &p);
         rb = wh_total(b, &p);
     }
     fprintf(stderr, "  %ld records landed in wh_a (%ld) and wh_b (%ld) in %.1f s\n", p.records, ra,
-            rb, (now_ms() - t0) / 1000.0);
+            rb, (clock_mono_ms() - t0) / 1000.0);
     for (int i = 0; i < p.ntypes; i++) {
         EXPECT_EQ_INT(view_rows(a, &p, p.types[i], false), p.want[i]);
         EXPECT_EQ_INT(view_rows(b, &p, p.types[i], false), p.want[i]);
