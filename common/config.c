@@ -397,7 +397,8 @@ static const struct config_entry entries[] = {
      .def = "30000", .help = "A buffer is flushed when its first record is this old."},
     {.name = "router.memory_limit_bytes", K_INT64(C, router.memory_limit_bytes),
      .min = 1048576, .max = INT64_C(68719476736), .def = "134217728",
-     .help = "Buffered plus in-flight bytes of the worker; above it, fetching pauses."},
+     .help = "Bytes the router holds: open buffers (compressed so far, plus a bound for "
+             "staged lines) and objects not yet uploaded; above it, fetching pauses."},
     {.name = "router.upload_threads", K_INT(C, router.upload_threads), .min = 1, .max = 64,
      .def = "4", .help = "S3 upload threads."},
     {.name = "router.multipart_bytes", K_INT64(C, router.multipart_bytes), .min = 5242880,

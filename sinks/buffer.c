@@ -126,6 +126,19 @@ int buffer_seal(struct buffer *b, struct buf *body)
     return 0;
 }
 
+size_t buffer_held(const struct buffer *b)
+{
+    return b->out.len + gz_finish_bound(b->pool->level, b->gz != NULL, b->stage.len);
+}
+
+size_t buffer_append_bound(const struct buffer_pool *pool, size_t line)
+{
+    /* a line adds at most its own bound; a stage feed may turn a pending
+     * block into output beyond the fed lines' share (gz_finish_bound's
+     * pending part) */
+    return gz_finish_bound(pool->level, 1, line);
+}
+
 void buffer_discard(struct buffer *b)
 {
     buf_reset(&b->stage);

@@ -10,6 +10,8 @@
  * the age flush), and, for a dead-letter buffer, how many records of each
  * reason it holds.  buffer_seal finishes the member and hands the
  * compressed bytes over; the buffer can then be started again.
+ * buffer_held says what it holds for a memory budget: compressed bytes,
+ * not the raw bytes they stand for.
  * A buffer and its pool have one owner at a time (the shard's processor).
  */
 #ifndef LOGFLEET_BUFFER_H
@@ -51,6 +53,7 @@ struct buffer {
     uint64_t records;
     uint64_t raw_bytes;          /* uncompressed bytes appended */
     uint64_t track_id;           /* the owner's handle (checkpoint/safe.h) */
+    int64_t charged;             /* the owner's: bytes charged to its memory budget */
     uint32_t reasons[BUFFER_REASONS];
     /* private */
     struct buffer_pool *pool;
@@ -86,6 +89,14 @@ int buffer_added(struct buffer *b, const char *seq, int64_t sub, size_t raw);
  * may be started anew.  0 or negative (gzip failure: the content is lost
  * and the caller must not count the records as written). */
 int buffer_seal(struct buffer *b, struct buf *body);
+
+/* Bytes the buffer holds, and at most may still add before buffer_seal
+ * hands them over: the compressed member so far plus gz_finish_bound of the
+ * staged lines.  What a memory budget counts for an open buffer: after
+ * buffer_seal the body is never longer, and one append (a line, or a stage
+ * feed) raises it by at most buffer_append_bound of the line's length (for buffers of that pool). */
+size_t buffer_held(const struct buffer *b);
+size_t buffer_append_bound(const struct buffer_pool *pool, size_t line);
 
 /* Drops the content (lease lost); the buffer may be started anew. */
 void buffer_discard(struct buffer *b);

@@ -44,6 +44,14 @@ int gz_finish(struct gz *g, struct buf *out);
 /* Starts a new member (a new header, CRC and size; no shared history). */
 void gz_reset(struct gz *g);
 
+/* At most how many bytes writing `unfed` more bytes and then gz_finish can
+ * still add to a member's output: the codec's pending tokens (when the
+ * member was fed at all: `fed`), the unfed bytes themselves plus a stored
+ * block's framing of them, the last block header and the trailer.  What a
+ * memory budget charges for an open member beyond what its out holds.
+ * tests/unit/t_gz.c checks it on log, random and mixed data. */
+size_t gz_finish_bound(int level, int fed, size_t unfed);
+
 /* Uncompressed bytes written into the current member so far. */
 uint64_t gz_bytes_in(const struct gz *g);
 

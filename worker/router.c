@@ -35,7 +35,7 @@
 
 #define SUB "router"
 #define DEAD_KIND (-1)
-#define CHARGE_BATCH (64 * 1024)   /* raw bytes charged to the budget at a time */
+#define CHARGE_BATCH (64 * 1024)   /* bytes charged to the budget at a time */
 #define IDLE_BUFFERS 4             /* sealed buffers kept for reuse per shard */
 #define IDLE_GZ 8                  /* idle gzip writers kept per shard */
 #define CKPT_INTERVAL_MS 1000      /* at most one checkpoint a second while running */
@@ -79,7 +79,7 @@ struct rproc {
     char last_seq[BUFFER_SEQ_MAX];
     int64_t last_sub;
     bool have_last, lost, initialized;
-    int64_t charge;                   /* raw bytes buffered, not yet charged */
+    int64_t charge;                   /* held bytes not yet charged (may be negative) */
     int64_t last_ckpt_ms;
     uint64_t pressure_seen;
     uint64_t *n_type;                 /* per type, per batch: records routed */
@@ -194,17 +194,19 @@ static int seal(struct rproc *p, struct buffer *b, struct err *e)
     if (p->lost) return 0; /* collect() dropped the shard: b is gone with the rest */
     flush_charge(p);
     struct upl_job *j = uploader_job_new();
-    int64_t raw = (int64_t)b->raw_bytes;
+    int64_t held = b->charged;
+    b->charged = 0;
     j->records = b->records;
     j->raw_bytes = b->raw_bytes;
     int rc = buffer_seal(b, &j->body);
     if (rc) {
-        uploader_mem_charge(r->up, -raw);
+        uploader_mem_charge(r->up, -held);
         uploader_job_free(j);
         close_buffer(p, b);
         return err_set(e, rc, ERR_PERMANENT, "router: gzip failed shard=%s rc=%d", p->shard, rc);
     }
-    uploader_mem_charge(r->up, (int64_t)j->body.len - raw);
+    /* never more than was charged (buffer_held bounds the body) */
+    uploader_mem_charge(r->up, (int64_t)j->body.len - held);
     j->dead = b->type == DEAD_KIND;
     j->log_type = j->dead ? DEADLETTER_TYPE : router_rules_type_name(r->rules, (size_t)b->type);
     j->day = b->day;
@@ -244,7 +246,8 @@ static void discard_all(struct rproc *p)
     flush_charge(p);
     while (p->nopen) {
         struct buffer *b = p->open[p->nopen - 1];
-        uploader_mem_charge(p->r->up, -(int64_t)b->raw_bytes);
+        uploader_mem_charge(p->r->up, -b->charged);
+        b->charged = 0;
         buffer_discard(b);
         close_buffer(p, b);
     }
@@ -356,10 +359,14 @@ static int append(struct rproc *p, struct buffer *b, const struct proc_record *r
         b->reasons[rt->reason]++;
     }
     if (rc) return rc;
-    size_t raw = st->len - before;
-    p->charge += (int64_t)raw;
-    if (p->charge >= CHARGE_BATCH) flush_charge(p);
-    return buffer_added(b, rec->seq, rec->subseq, raw);
+    rc = buffer_added(b, rec->seq, rec->subseq, st->len - before);
+    /* The budget counts what an open buffer holds (compressed bytes and
+     * the bound of its staged lines), not the raw bytes it stands for. */
+    int64_t held = (int64_t)buffer_held(b);
+    p->charge += held - b->charged;
+    b->charged = held;
+    if (p->charge >= CHARGE_BATCH || p->charge <= -CHARGE_BATCH) flush_charge(p);
+    return rc;
 }
 
 static void mark_last(struct rproc *p, const struct proc_record *rec)
@@ -388,7 +395,7 @@ static int one_record(struct rproc *p, const struct proc_record *rec, int64_t no
         if (rc == 0) mark_last(p, rec);
         return rc;
     }
-    int64_t need = (int64_t)line_need(p, rec, rt.reason);
+    int64_t need = (int64_t)buffer_append_bound(&p->pool, line_need(p, rec, rt.reason));
     if (!uploader_mem_fits(r->up, need + p->charge) && (rc = relieve(p, need, e)) != 0) return rc;
     struct buffer *b = find_open(p, kind, rt.day);
     if (!b) b = open_buffer(p, kind, rt.day, rec, rt.event_ms, now);

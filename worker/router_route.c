@@ -38,6 +38,7 @@ struct router_rules {
 struct router_scratch {
     struct scan_field *fields;
     size_t nfields;
+    struct scan_keys *keys;
     char *text;
     struct scan_opts opts;
 };
@@ -159,15 +160,18 @@ struct router_scratch *router_scratch_new(const struct router_rules *r)
         s->fields[i].key = r->field_names[i];
         s->fields[i].key_len = strlen(r->field_names[i]);
     }
+    s->keys = scan_keys_new(s->fields, s->nfields);
     s->text = xmalloc(r->max_record + 1);
     s->opts = (struct scan_opts){.max_size = r->max_record, .max_depth = r->max_depth,
-                                 .scratch = s->text, .scratch_len = r->max_record};
+                                 .scratch = s->text, .scratch_len = r->max_record,
+                                 .keys = s->keys};
     return s;
 }
 
 void router_scratch_free(struct router_scratch *s)
 {
     if (!s) return;
+    scan_keys_free(s->keys);
     free(s->fields);
     free(s->text);
     free(s);
@@ -310,6 +314,7 @@ void router_route(const struct router_rules *r, struct router_scratch *s, const 
     out->day = keys_day_of_ms(ms);
     out->close_off = res.close_off;
     out->empty = res.empty;
+    out->raw_newline = res.raw_newline;
 }
 
 /* ---- the splice ------------------------------------------------------------ */
@@ -339,7 +344,7 @@ int router_splice(struct buf *out, const char *p, size_t n, const struct router_
     if (!w || head >= n) return -E2BIG;
     char *start = w;
     w = put(w, p, head);
-    if (memchr(start, '\n', head) || memchr(start, '\r', head))
+    if (rt->raw_newline) /* whitespace between tokens: a blank keeps the JSON */
         for (char *c = start; c < w; c++)
             if (*c == '\n' || *c == '\r') *c = ' ';
     w = put(w, rt->empty ? "\"_shard\":\"" : ",\"_shard\":\"", rt->empty ? 10 : 11);

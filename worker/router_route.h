@@ -77,6 +77,7 @@ struct router_route {
     int32_t day;            /* days since epoch: event day; dead letters: arrival day */
     size_t close_off;       /* routed: offset of the closing '}' */
     int empty;              /* routed: the object is "{}" */
+    int raw_newline;        /* routed: '\n' or '\r' before the close (whitespace) */
 };
 
 /* Decides for p[0..n) arriving at arrival_ms.  Never fails: an unroutable

@@ -9,6 +9,7 @@
  * for the rare real whose magnitude is within one decade of DBL_MAX.
  */
 #include "worker/scan.h"
+#include "common/mem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,9 +21,10 @@
 
 /* ---- byte tables ---- */
 
-/* 1 for JSON whitespace. */
+/* Non-zero for JSON whitespace; 2 for the line breaks a splice must not
+ * copy into an NDJSON line as they are. */
 static const unsigned char ws_tab[256] = {
-    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+    [' '] = 1, ['\t'] = 1, ['\n'] = 2, ['\r'] = 2,
 };
 
 /* 1 for bytes a string run may contain without a closer look. */
@@ -75,6 +77,8 @@ struct st {
     uptr err_at;
     struct scan_field *fields;
     size_t nfields;
+    const struct scan_keys *keys;
+    unsigned ws;        /* ws_tab bits of the whitespace seen */
     char *scratch;      /* next free scratch byte */
     size_t members;
     uptr close;
@@ -87,9 +91,9 @@ static uptr fail(struct st *s, uptr at, int reason)
     return NULL;
 }
 
-static inline uptr skip_ws(uptr p, uptr end)
+static inline uptr skip_ws(struct st *s, uptr p, uptr end)
 {
-    while (p < end && ws_tab[*p]) p++;
+    while (p < end && ws_tab[*p]) s->ws |= ws_tab[*p++];
     return p;
 }
 
@@ -349,6 +353,53 @@ static size_t decode(uptr src, size_t n, char *d)
 
 /* ---- fields ---- */
 
+/* Open addressing over at least twice as many slots as keys; a slot holds
+ * its key's hash, length and index + 1 (0: empty). */
+struct scan_keys {
+    uint32_t mask;
+    struct key_slot {
+        uint32_t hash, len;
+        int idx1;
+        const char *key;
+    } slot[];
+};
+
+static inline uint32_t key_hash(const char *k, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+static int keys_find(const struct scan_keys *t, const char *k, size_t n)
+{
+    uint32_t h = key_hash(k, n);
+    for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        const struct key_slot *e = &t->slot[i];
+        if (!e->idx1) return -1;
+        if (e->hash == h && e->len == n && memcmp(e->key, k, n) == 0) return e->idx1 - 1;
+    }
+}
+
+struct scan_keys *scan_keys_new(const struct scan_field *fields, size_t nfields)
+{
+    size_t cap = 8;
+    while (cap < 2 * nfields) cap *= 2;
+    struct scan_keys *t = xcalloc(1, sizeof *t + cap * sizeof t->slot[0]);
+    t->mask = (uint32_t)(cap - 1);
+    for (size_t i = 0; i < nfields; i++) {
+        const char *k = fields[i].key;
+        size_t n = fields[i].key_len;
+        if (keys_find(t, k, n) >= 0) continue; /* the first index wins */
+        uint32_t h = key_hash(k, n), j = h & t->mask;
+        while (t->slot[j].idx1) j = (j + 1) & t->mask;
+        t->slot[j] = (struct key_slot){h, (uint32_t)n, (int)i + 1, k};
+    }
+    return t;
+}
+
+void scan_keys_free(struct scan_keys *k) { free(k); }
+
 /* Index of the requested field named by the key body ks[0..n), or -1. */
 static int match_key(struct st *s, uptr ks, size_t n, int esc)
 {
@@ -359,6 +410,7 @@ static int match_key(struct st *s, uptr ks, size_t n, int esc)
         n = decode(ks, n, s->scratch);
         k = s->scratch;
     }
+    if (s->keys) return keys_find(s->keys, k, n);
     for (size_t i = 0; i < s->nfields; i++)
         if (s->fields[i].key_len == n && memcmp(s->fields[i].key, k, n) == 0) return (int)i;
     return -1;
@@ -394,10 +446,10 @@ static uptr parse(struct st *s, uptr p, unsigned max_depth, int *top_obj)
     unsigned nest = 0;
     int cur = -1, esc;
 
-    p = skip_ws(p, end);
+    p = skip_ws(s, p, end);
     *top_obj = p < end && *p == '{';
 value:
-    p = skip_ws(p, end);
+    p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
     if (nest >= max_depth) FAIL(p, SCAN_E_TOO_DEEP);
     switch (*p) {
@@ -408,7 +460,7 @@ value:
         if (obj) stk[nest >> 6] |= 1ull << (nest & 63);
         else stk[nest >> 6] &= ~(1ull << (nest & 63));
         nest++;
-        p = skip_ws(p + 1, end);
+        p = skip_ws(s, p + 1, end);
         if (p < end && *p == (obj ? '}' : ']')) {
             p++;
             goto closed;
@@ -461,7 +513,7 @@ key:
             cur = s->nfields ? match_key(s, k, (size_t)(p - 1 - k), esc) : -1;
         }
     }
-    p = skip_ws(p, end);
+    p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
     if (*p != ':') FAIL(p, bad_byte(p, end));
     p++;
@@ -475,11 +527,11 @@ closed: /* a container ended just before p */
     if (nest == 0) s->close = p - 1;
 after: /* a value ended just before p */
     if (nest == 0) return p;
-    p = skip_ws(p, end);
+    p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
     if (TOP_IS_OBJ()) {
         if (*p == ',') {
-            p = skip_ws(p + 1, end);
+            p = skip_ws(s, p + 1, end);
             goto key;
         }
         if (*p == '}') {
@@ -520,14 +572,15 @@ int scan_record(const char *p, size_t n, struct scan_field *fields, size_t nfiel
     }
     struct st s = {
         .base = (uptr)p, .end = (uptr)p + n, .fields = fields, .nfields = nfields,
-        .scratch = o->scratch,
+        .keys = o->keys, .scratch = o->scratch,
     };
     int obj;
     uptr q = parse(&s, (uptr)p, depth, &obj);
+    unsigned ws = s.ws; /* not the whitespace after the object */
     if (!q) {
         r = s.reason;
         at = s.err_at;
-    } else if ((q = skip_ws(q, s.end)) < s.end) {
+    } else if ((q = skip_ws(&s, q, s.end)) < s.end) {
         r = *q == 0 ? SCAN_E_NUL : SCAN_E_TRAILING;
         at = q;
     } else if (!obj) {
@@ -536,6 +589,7 @@ int scan_record(const char *p, size_t n, struct scan_field *fields, size_t nfiel
         res->close_off = (size_t)(s.close - (uptr)p);
         res->empty = s.members == 0;
         res->members = s.members;
+        res->raw_newline = (ws & 2) != 0;
         return 0;
     }
 out:

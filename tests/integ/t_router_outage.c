@@ -1,7 +1,10 @@
 /* t_router_outage.c — S3 goes away mid-run: memory stays bounded, feeding
  * blocks, and once S3 is back everything lands exactly once.
  *
- * Two shards feed ~28 MB through a router with an 8 MB memory budget.  As
+ * Two shards feed ~45 MB through a router with an 8 MB memory budget.  The
+ * budget counts compressed bytes (plus a bound for staged lines), so the
+ * feed is sized to fill it about twice over: in one run the budget filled
+ * after ~25k of the records (~23 MB raw), and the rest must wait.  As
  * soon as the first object is ledgered S3 is stopped (tests/stack/svc ...
  * stop s3: the SigV4 proxy then answers 502) for ROUTER_OUTAGE_S seconds
  * (default 10; e.g. 60 for the long run), by a detached helper that always
@@ -114,8 +117,8 @@ ITEST_T(router_s3_outage_bounded_memory, 600)
     struct rt_env env;
     rt_setup(&env, &o, shards, 2);
     struct rt_feed f0, f1, *feeds[] = {&f0, &f1};
-    rt_feed_make(&f0, shards[0], 15000, 41, 211);
-    rt_feed_make(&f1, shards[1], 15000, 42, 223);
+    rt_feed_make(&f0, shards[0], 24000, 41, 211);
+    rt_feed_make(&f1, shards[1], 24000, 42, 223);
     char *marker = xasprintf("%s/s3-back", t_tmpdir());
 
     struct router *r;

@@ -1,5 +1,6 @@
 /* t_gz.c — the streaming gzip writer and the inflater (both backends). */
 #include "sinks/gz.h"
+#include "sinks/buffer.h"
 #include "worker/loggen.h"
 #include "tests/t.h"
 
@@ -273,4 +274,103 @@ TEST(gz_inflate_rejects_bad_input)
     buf_free(&small);
     buf_free(&in), buf_free(&gzb), buf_free(&o);
     gz_free(g);
+}
+
+/* Short matches at long distances: the most expensive tokens deflate has. */
+static void mixed_data(struct buf *b, size_t n)
+{
+    random_data(b, 32 * 1024);
+    while (b->len < n) {
+        char m[6];
+        size_t from = (size_t)(xr() % (b->len - 8)), k = 3 + (size_t)(xr() % 3);
+        memcpy(m, b->data + from, k); /* buf_append may move b->data */
+        ASSERT_TRUE(buf_append(b, m, k) == 0);
+        char c = (char)(xr() >> 56);
+        ASSERT_TRUE(buf_append(b, &c, 1) == 0);
+    }
+    b->len = n;
+}
+
+/* What writing U more bytes and finishing adds to a member after a prefix P
+ * stays within gz_finish_bound, at every level, on log, random and mixed
+ * data: the router's memory budget relies on it (worker/router.c). */
+TEST(gz_finish_bound_holds)
+{
+    static const size_t prefix[] = {0, 64 * 1024 + 5, 400 * 1024};
+    static const size_t unfed[] = {0, 150 * 1024};
+    struct buf data[3], out;
+    const char *names[3] = {"log", "random", "mixed"};
+    for (int k = 0; k < 3; k++) buf_init(&data[k], 1 << 20);
+    log_data(&data[0], 560 * 1024, 5);
+    random_data(&data[1], 560 * 1024);
+    mixed_data(&data[2], 560 * 1024);
+    buf_init(&out, 4 << 20);
+    for (int level = GZ_LEVEL_MIN; level <= GZ_LEVEL_MAX; level++) {
+        double worst = 0;
+        for (int k = 0; k < 3; k++)
+            for (size_t i = 0; i < 3; i++)
+                for (size_t j = 0; j < 2; j++) {
+                    struct gz *g;
+                    ASSERT_TRUE(gz_new(level, &g) == 0);
+                    buf_reset(&out);
+                    for (size_t off = 0; off < prefix[i]; off += 64 * 1024) {
+                        size_t n = prefix[i] - off < 64 * 1024 ? prefix[i] - off : 64 * 1024;
+                        ASSERT_TRUE(gz_write(g, data[k].data + off, n, &out) == 0);
+                    }
+                    size_t before = out.len;
+                    ASSERT_TRUE(gz_write(g, data[k].data + prefix[i], unfed[j], &out) == 0);
+                    ASSERT_TRUE(gz_finish(g, &out) == 0);
+                    size_t added = out.len - before;
+                    size_t bound = gz_finish_bound(level, prefix[i] > 0, unfed[j]);
+                    if (added > bound || added * 10 > bound * 8)
+                        fprintf(stderr, "  level %d %s: prefix %zu unfed %zu: added %zu, bound %zu\n",
+                                level, names[k], prefix[i], unfed[j], added, bound);
+                    EXPECT_LE_INT(added, bound);
+                    if ((double)added / (double)bound > worst) worst = (double)added / (double)bound;
+                    gz_free(g);
+                }
+        fprintf(stderr, "  level %d: at most %.0f%% of the bound\n", level, 100 * worst);
+    }
+    for (int k = 0; k < 3; k++) buf_free(&data[k]);
+    buf_free(&out);
+}
+
+/* The router's budget view of an open buffer (sinks/buffer.h): an append
+ * raises buffer_held by at most buffer_append_bound of the line, and the
+ * sealed body is never longer than buffer_held was just before. */
+TEST(buffer_held_bounds_growth_and_sealed_body)
+{
+    struct buf data;
+    buf_init(&data, 1 << 20);
+    random_data(&data, 300 * 1024);
+    log_data(&data, 900 * 1024, 9); /* random first, then log lines */
+    struct buffer_pool pool;
+    struct err e = {0};
+    ASSERT_TRUE(buffer_pool_init(&pool, GZ_LEVEL_DEFAULT, 2, &e) == 0);
+    struct buffer *b = buffer_new(&pool, 64 * 1024, 8192, 4 << 20, 0);
+    for (int round = 0; round < 2; round++) {
+        ASSERT_TRUE(buffer_start(b, 0, 1, "1", 0, 0, 0) == 0);
+        size_t held = buffer_held(b), worst = 0;
+        for (size_t off = 0, k = 0; off < data.len; off += k) {
+            k = 200 + (size_t)(xr() % 3000);
+            if (k > data.len - off) k = data.len - off;
+            ASSERT_TRUE(buf_append(buffer_stage(b), data.data + off, k) == 0);
+            ASSERT_TRUE(buffer_added(b, "2", 0, k) == 0);
+            size_t now = buffer_held(b);
+            if (now > held) {
+                EXPECT_LE_INT(now - held, buffer_append_bound(&pool, k));
+                if (now - held > worst) worst = now - held;
+            }
+            held = now;
+        }
+        struct buf body;
+        ASSERT_TRUE(buffer_seal(b, &body) == 0);
+        EXPECT_LE_INT(body.len, held);
+        EXPECT_TRUE(inflates_to(body.data, body.len, data.data, data.len));
+        fprintf(stderr, "  body %zu of held %zu; largest rise %zu\n", body.len, held, worst);
+        buf_free(&body);
+    }
+    buffer_free(b);
+    buffer_pool_free(&pool);
+    buf_free(&data);
 }

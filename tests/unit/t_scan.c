@@ -3,6 +3,7 @@
 #include "worker/scan.h"
 #include "tests/t.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define H_1024 /* 2^1024 - 2^970: where a double rounds to infinity */             \
@@ -125,6 +126,63 @@ TEST(scan_duplicate_keys_last_wins)
     EXPECT_EQ_INT(scan_n("{\"type\":{\"a\":[]},\"type\":7}", -1, f, 1, &r, 0), 0);
     EXPECT_EQ_INT(f[0].type, SCAN_T_NUMBER);
     EXPECT_EQ_STR(val(&f[0]), "7");
+}
+
+TEST(scan_key_index_matches_linear_lookup)
+{
+    /* 120 keys (many share a length, so hash slots collide), one listed twice */
+    static char names[120][16];
+    struct scan_field f[121], g[121];
+    for (int i = 0; i < 120; i++) {
+        snprintf(names[i], sizeof names[i], "k%03d", i);
+        f[i] = (struct scan_field){names[i], strlen(names[i]), 0, 0, 0};
+    }
+    f[120] = (struct scan_field){"k007", 4, 0, 0, 0};
+    memcpy(g, f, sizeof g);
+    struct scan_keys *keys = scan_keys_new(f, 121);
+    const char *rec = "{\"k\\u0030\\u00307\":\"esc\",\"k119\":[1],\"zz\":1,\"k000\":null,"
+                      "\"\":2,\"k00\":3,\"k0000\":4,\"k050\":{\"k051\":5}}";
+    struct scan_result r1, r2;
+    char s2[256];
+    struct scan_opts o1 = {.scratch = scratch, .scratch_len = sizeof scratch};
+    struct scan_opts o2 = {.scratch = s2, .scratch_len = sizeof s2, .keys = keys};
+    EXPECT_EQ_INT(scan_record(rec, strlen(rec), f, 121, &r1, &o1), 0);
+    EXPECT_EQ_INT(scan_record(rec, strlen(rec), g, 121, &r2, &o2), 0);
+    for (int i = 0; i < 121; i++) {
+        EXPECT_EQ_INT(g[i].type, f[i].type);
+        EXPECT_EQ_INT(g[i].val_len, f[i].val_len);
+        if (f[i].val_len) EXPECT_TRUE(memcmp(g[i].val, f[i].val, f[i].val_len) == 0);
+    }
+    EXPECT_EQ_STR(val(&g[7]), "esc");       /* the key spelled with \\u escapes */
+    EXPECT_EQ_INT(g[120].type, SCAN_T_MISSING); /* a duplicate resolves to its first index */
+    EXPECT_EQ_INT(g[119].type, SCAN_T_ARRAY);
+    EXPECT_EQ_INT(g[0].type, SCAN_T_NULL);
+    EXPECT_EQ_INT(g[50].type, SCAN_T_OBJECT);
+    EXPECT_EQ_INT(g[51].type, SCAN_T_MISSING); /* nested keys are not top-level */
+    EXPECT_EQ_INT(r2.members, 8);
+    scan_keys_free(keys);
+    /* an index over no keys at all */
+    keys = scan_keys_new(NULL, 0);
+    o2.keys = keys;
+    EXPECT_EQ_INT(scan_record("{\"a\":1}", 7, NULL, 0, &r2, &o2), 0);
+    scan_keys_free(keys);
+}
+
+TEST(scan_raw_newline_only_before_the_close)
+{
+    struct scan_result r;
+    EXPECT_EQ_INT(scan_n("{\"a\":1}", -1, NULL, 0, &r, 0), 0);
+    EXPECT_EQ_INT(r.raw_newline, 0);
+    EXPECT_EQ_INT(scan_n("{\"a\":\"x\\ny\"}\n", -1, NULL, 0, &r, 0), 0); /* escaped, trailing */
+    EXPECT_EQ_INT(r.raw_newline, 0);
+    EXPECT_EQ_INT(scan_n(" \t{\"a\" : 1 }  \r\n", -1, NULL, 0, &r, 0), 0);
+    EXPECT_EQ_INT(r.raw_newline, 0);
+    EXPECT_EQ_INT(scan_n("{\"a\":1,\n\"b\":2}", -1, NULL, 0, &r, 0), 0);
+    EXPECT_EQ_INT(r.raw_newline, 1);
+    EXPECT_EQ_INT(scan_n("\r{\"a\":1}", -1, NULL, 0, &r, 0), 0);
+    EXPECT_EQ_INT(r.raw_newline, 1);
+    EXPECT_EQ_INT(scan_n("{\"a\":[1,\r2]}", -1, NULL, 0, &r, 0), 0);
+    EXPECT_EQ_INT(r.raw_newline, 1);
 }
 
 TEST(scan_reports_value_types)

@@ -5,7 +5,9 @@
  * accept/reject (not_object only for valid non-object JSON), and for accepted
  * records the same values for the keys in want_keys, a '}' at close_off with
  * only whitespace after it, the same emptiness, and at the default depth no
- * difference but too_deep.  Shared by tests/unit/t_scan_diff.c and
+ * difference but too_deep; the same fields and result again through a key
+ * index (scan_keys), and raw_newline exactly when a '\n' or '\r' precedes
+ * the close.  Shared by tests/unit/t_scan_diff.c and
  * tests/fuzz/fuzz_scan.c (static functions: include from one .c each).
  */
 #ifndef LOGFLEET_T_SCAN_ORACLE_H
@@ -102,6 +104,38 @@ static const char *splice_differs(const char *p, size_t n, const struct scan_res
     return ok ? NULL : "spliced record differs";
 }
 
+/* Scans again through a key index (scan_keys) into its own scratch; NULL if
+ * the fields and the result are the same as the plain scan's (f, r). */
+static const char *keyed_differs(const char *p, size_t n, const struct scan_field *f,
+                                 const struct scan_result *r)
+{
+    static struct scan_keys *keys;
+    if (!keys) keys = scan_keys_new(want_keys, NKEYS);
+    struct scan_field g[NKEYS];
+    memcpy(g, want_keys, sizeof g);
+    struct scan_result res;
+    char *scratch = malloc(n + 1);
+    struct scan_opts o = {.max_depth = 2048, .scratch = scratch, .scratch_len = n, .keys = keys};
+    const char *why = NULL;
+    if (scan_record(p, n, g, NKEYS, &res, &o) != 0) why = "keyed scan rejects";
+    else if (res.close_off != r->close_off || res.empty != r->empty ||
+             res.members != r->members || res.raw_newline != r->raw_newline)
+        why = "keyed scan result";
+    for (size_t i = 0; !why && i < NKEYS; i++)
+        if (g[i].type != f[i].type || g[i].val_len != f[i].val_len ||
+            (f[i].val_len && memcmp(g[i].val, f[i].val, f[i].val_len) != 0))
+            why = "keyed scan field";
+    free(scratch);
+    return why;
+}
+
+/* NULL if raw_newline says whether a line break precedes close_off. */
+static const char *newline_differs(const char *p, const struct scan_result *r)
+{
+    int nl = memchr(p, '\n', r->close_off) || memchr(p, '\r', r->close_off);
+    return nl == r->raw_newline ? NULL : "raw_newline";
+}
+
 struct tally {
     size_t accepted, rejected, reasons[SCAN_E_COUNT_], bytes, fails, nul_quirk;
 };
@@ -150,6 +184,8 @@ static int check(const char *p, size_t n, char *scratch, struct tally *t)
         for (size_t i = 0; !why && i < NKEYS; i++)
             why = field_differs(&f[i], json_object_getn(j, f[i].key, f[i].key_len));
         if (!why) why = splice_differs(p, n, &res, j);
+        if (!why) why = newline_differs(p, &res);
+        if (!why) why = keyed_differs(p, n, f, &res);
         for (size_t i = res.close_off + 1; !why && i < n; i++)
             if (!strchr(" \t\r\n", p[i]) || !p[i]) why = "junk after close_off";
         /* the production depth only adds too_deep rejections */
