@@ -49,6 +49,9 @@ struct buffer *buffer_new(struct buffer_pool *pool, size_t stage_cap, size_t lin
     b->out_hint = out_hint < out_max ? out_hint : out_max;
     b->stage_cap = stage_cap;
     buf_init(&b->stage, stage_cap + line_max);
+    /* the stage's room in one piece: growing it by doubling would copy it
+     * over and over (pages are touched only as lines land) */
+    buf_reserve(&b->stage, stage_cap + (line_max < 65536 ? line_max : 65536));
     buf_init(&b->out, out_max);
     b->type = -1;
     return b;

@@ -321,10 +321,20 @@ void router_route(const struct router_rules *r, struct router_scratch *s, const 
 
 static char *put_i64(char *w, int64_t v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char t[24];
     int i = 24;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do t[--i] = (char)('0' + u % 10); while (u /= 10);
+    while (u >= 100) { /* two digits a division: arrival times have 13 */
+        i -= 2;
+        memcpy(t + i, pairs + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) i -= 2, memcpy(t + i, pairs + 2 * u, 2);
+    else t[--i] = (char)('0' + u);
     if (v < 0) t[--i] = '-';
     memcpy(w, t + i, (size_t)(24 - i));
     return w + (24 - i);

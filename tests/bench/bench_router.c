@@ -1,6 +1,7 @@
 /* bench_router.c — the router path end to end on 2 shards, against raw gzip.
  *
- *   build/rel/bench/bench_router [MiB-per-shard] [passes]     (default 32 4)
+ *   build/rel/bench/bench_router [MiB-per-shard] [passes] [both|proxy|sink] [repetitions]
+ *                                                  (default 32 4 both 3)
  *
  * Needs the local stack's environment (tests/bench/run sets it up:
  * COORD_DSN, S3_ENDPOINT, BUCKET, AWS keys) and tests/data/types30.conf
@@ -14,7 +15,10 @@
  * stops when both shards' shutdown_requested returned, i.e. every record is
  * in a ledgered object.  Beside it, on the same two cores: raw gz (same
  * level, 64 KiB feeds) of the same bytes, two threads.  Prints records/s,
- * MiB/s, CPU seconds, the ratio to raw gz and peak RSS.  Figures only.
+ * MiB/s, CPU seconds, the ratio to raw gz and peak RSS; each sink is
+ * measured `repetitions` times, alternating, and the summary gives the
+ * median and range (a shared VM's speed drifts by a third between runs).
+ * Figures only.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -183,13 +187,18 @@ static void *shard_main(void *arg)
     if (s->rc == 0) s->rc = p.ops->initialize(&p, s->id, "TRIM_HORIZON", 0, &e);
     struct proc_record *v = xcalloc(BATCH, sizeof *v);
     char (*seqs)[32] = xcalloc(BATCH, sizeof *seqs);
-    uint64_t seqno = 1000000;
+    /* sequence numbers counted up in decimal text (what a consumer hands
+     * over), without a printf per record in the timed loop */
+    char seq[32];
+    snprintf(seq, sizeof seq, "4960%020" PRIu64, (uint64_t)1000000);
+    size_t seqlen = strlen(seq);
     int64_t arrival = INT64_C(1795435200000);
     for (int pass = 0; pass < s->passes && s->rc == 0; pass++)
         for (size_t i = 0; i < s->c.n && s->rc == 0; i += BATCH) {
             size_t k = s->c.n - i < BATCH ? s->c.n - i : BATCH;
             for (size_t j = 0; j < k; j++) {
-                snprintf(seqs[j], sizeof seqs[j], "4960%020" PRIu64, seqno++);
+                memcpy(seqs[j], seq, seqlen + 1);
+                for (size_t d = seqlen; d-- > 0 && ++seq[d] > '9';) seq[d] = '0';
                 v[j] = (struct proc_record){.data = s->c.data + s->c.off[i + j],
                                             .len = s->c.off[i + j + 1] - s->c.off[i + j] - 1,
                                             .seq = seqs[j], .arrival_ms = arrival++};
@@ -441,7 +450,7 @@ static void load_config(struct lf_config *c, const char *schema, const char *app
  * two shards uploading to `endpoint`; prints the figures under `label`.
  * 0 if every record was ledgered and checkpointed. */
 static int run_one(const char *label, const char *endpoint, bool stack_sink, struct corpus *cs,
-                   size_t mib, int passes, double *pct_wall)
+                   size_t mib, int passes, double *pct_wall, double *pct_cpu)
 {
     unsigned char rnd[4];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return 1;
@@ -515,6 +524,7 @@ static int run_one(const char *label, const char *endpoint, bool stack_sink, str
     printf("router / raw gz = %.0f%% by wall clock [%s] (target >= 60%%)\n", *pct_wall, label);
     double gz_mb_cpu = mb / (gj[0].cpu + gj[1].cpu);
     double feed_cpu = (sh[0].run_ns + sh[1].run_ns) / 1e9;
+    *pct_cpu = 100.0 * mb / cpu / gz_mb_cpu;
     printf("per CPU-second: raw gz %.0f MiB, router shard threads %.0f MiB (%.0f%%), whole process"
            " %.0f MiB (%.0f%%)\n",
            gz_mb_cpu, mb / feed_cpu, 100.0 * mb / feed_cpu / gz_mb_cpu, mb / cpu,
@@ -539,16 +549,45 @@ static int run_one(const char *label, const char *endpoint, bool stack_sink, str
     return sh[0].rc || sh[1].rc;
 }
 
+#define MAX_REPS 15
+
+/* One sink's figures over the repetitions. */
+struct reps {
+    int n;
+    double wall[MAX_REPS], cpu[MAX_REPS];
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void print_reps(const char *what, struct reps *r)
+{
+    double w = median(r->wall, r->n), c = median(r->cpu, r->n);
+    printf("\n  %s:\n    by wall clock %.0f%% [%.0f-%.0f]; per CPU-second (whole process) %.0f%%"
+           " [%.0f-%.0f]", what, w, r->wall[0], r->wall[r->n - 1], c, r->cpu[0], r->cpu[r->n - 1]);
+}
+
 int main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
     int passes = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 4;
     const char *mode = argc > 3 ? argv[3] : "both";
+    int reps = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 3;
     bool via_proxy = strcmp(mode, "both") == 0 || strcmp(mode, "proxy") == 0;
     bool via_null = strcmp(mode, "both") == 0 || strcmp(mode, "sink") == 0;
-    if (mib == 0 || mib > 1024 || passes < 1 || passes > 100 || (!via_proxy && !via_null)) {
-        fprintf(stderr, "usage: %s [MiB-per-shard 1..1024] [passes 1..100] [both|proxy|sink]\n",
-                argv[0]);
+    if (mib == 0 || mib > 1024 || passes < 1 || passes > 100 || (!via_proxy && !via_null) ||
+        reps < 1 || reps > MAX_REPS) {
+        fprintf(stderr, "usage: %s [MiB-per-shard 1..1024] [passes 1..100] [both|proxy|sink]"
+                        " [repetitions 1..%d]\n", argv[0], MAX_REPS);
         return 2;
     }
     log_set_level(LOG_WARN);
@@ -558,7 +597,7 @@ int main(int argc, char **argv)
     printf("bench_router: %d cores; source in memory (never the bottleneck)\n",
            (int)sysconf(_SC_NPROCESSORS_ONLN));
     int rc = 0;
-    double pct_proxy = -1, pct_null = -1;
+    struct reps proxy = {0}, null = {0};
     static struct nullsink ns;
     char url[64];
     if (via_null) {
@@ -568,16 +607,25 @@ int main(int argc, char **argv)
         }
         snprintf(url, sizeof url, "http://127.0.0.1:%d", ns.port);
     }
-    if (via_proxy)
-        rc |= run_one("local S3 stand-in via proxy", env_or_die("S3_ENDPOINT"), true, cs, mib,
-                      passes, &pct_proxy);
-    if (via_null)
-        rc |= run_one("non-bottleneck sink", url, false, cs, mib, passes, &pct_null);
+    /* alternating, so both see the same drift of a shared machine */
+    for (int k = 0; k < reps; k++) {
+        if (via_proxy)
+            rc |= run_one("local S3 stand-in via proxy", env_or_die("S3_ENDPOINT"), true, cs, mib,
+                          passes, &proxy.wall[proxy.n], &proxy.cpu[proxy.n]), proxy.n++;
+        if (via_null)
+            rc |= run_one("non-bottleneck sink", url, false, cs, mib, passes, &null.wall[null.n],
+                          &null.cpu[null.n]), null.n++;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("\nsummary: router / raw igzip -1 on the same 2 cores, by wall clock:");
-    if (pct_proxy >= 0) printf(" %.0f%% via the local S3 stand-in (node s3rver + SigV4 proxy, shares the cores);", pct_proxy);
-    if (pct_null >= 0) printf(" %.0f%% to a non-bottleneck sink (in-process loopback PUT, bodies discarded; ledger + checkpoints real)", pct_null);
+    printf("\nsummary (median of %d runs each, range in brackets): router / raw igzip -1 on the"
+           " same 2 cores", reps);
+    if (null.n)
+        print_reps("to a non-bottleneck sink (in-process loopback PUT, bodies discarded; ledger +"
+                   " checkpoints real)", &null);
+    if (proxy.n)
+        print_reps("via the local S3 stand-in (node s3rver + SigV4 proxy, sharing the cores)",
+                   &proxy);
     printf("\npeak RSS %.1f MiB (of which the in-memory source corpus %.1f MiB; target <= 256)\n",
            ru.ru_maxrss / 1024.0, corpus_mb);
     for (int i = 0; i < 2; i++) {

@@ -2,6 +2,7 @@
  * routing decisions for every reason, dead-letter lines, the safe-checkpoint
  * tracker, the restart skip index and the staged gzip buffer. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,25 @@ TEST(router_splice_lineage_exact)
     EXPECT_EQ_STR(s, "{\"type\":\"chat\",\"_shard\":\"we\\\"ird\\\\\",\"_seq\":\"77\",\"_subseq\":3,"
                      "\"_arrival\":9}\n");
     free(s);
+}
+
+TEST(router_splice_numbers_exact)
+{
+    static const int64_t v[] = {0, 9, 10, 99, 100, 101, 999, 1000, 12345, 1795392000123,
+                                -1, -10, -100, -1795392000123, INT64_MAX, INT64_MIN};
+    struct router_route rt = {.reason = ROUTER_OK, .close_off = 1, .empty = 1};
+    struct buf out;
+    buf_init(&out, 1024);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct router_lineage l = {"s", 1, "1", v[i], v[sizeof v / sizeof v[0] - 1 - i]};
+        char want[256];
+        snprintf(want, sizeof want, "{\"_shard\":\"s\",\"_seq\":\"1\",\"_subseq\":%" PRId64
+                 ",\"_arrival\":%" PRId64 "}\n", l.subseq, l.arrival_ms);
+        buf_reset(&out);
+        EXPECT_EQ_INT(router_splice(&out, "{}", 2, &rt, &l), 0);
+        EXPECT_EQ_STR(out.data, want);
+    }
+    buf_free(&out);
 }
 
 TEST(router_splice_empty_object_has_no_leading_comma)
