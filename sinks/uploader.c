@@ -198,11 +198,13 @@ static int put_once(struct uthread *t, const struct upl_job *j, const char *key,
 
 /* After a 412: is the object under key exactly these bytes?  1 yes, 0 no
  * (a foreign object), <0 HEAD failed. */
-static int is_ours(struct uthread *t, const struct upl_job *j, const char *key, struct err *e)
+static int is_ours(struct uthread *t, const struct upl_job *j, const char *key,
+                   struct s3_head_result *hr, struct err *e)
 {
     struct s3_head_result h;
     int rc = s3_head(t->s3, key, &h, e);
     if (rc) return rc;
+    *hr = h;
     if (!h.exists) return err_set(e, -ENOENT, ERR_RETRY, "s3: %s vanished after a 412", key);
     if (h.size != (long long)j->body.len) return 0;
     /* A PUT is tagged with the body's MD5; a multipart upload with the MD5
@@ -241,7 +243,8 @@ static int store(struct uthread *t, struct upl_job *j, int *variant)
         int rc = put_once(t, j, t->key.data, &res, &e);
         if (rc == 0 && !res.existed) return 0;
         if (rc == 0 && u->cfg->s3.if_none_match) {
-            rc = is_ours(t, j, t->key.data, &e);
+            struct s3_head_result h = {0};
+            rc = is_ours(t, j, t->key.data, &h, &e);
             if (rc == 1) {
                 atomic_fetch_add(&u->existed, 1);
                 return 0;
@@ -249,7 +252,9 @@ static int store(struct uthread *t, struct upl_job *j, int *variant)
             if (rc == 0) {
                 atomic_fetch_add(&u->foreign, 1);
                 metrics_counter_inc(u->m_foreign);
-                log_warn(SUB, "foreign object at key=%s: using the next variant", t->key.data);
+                log_warn(SUB, "foreign object: using the next variant key=%s size=%lld etag=%s"
+                         " ours_size=%zu records=%" PRIu64, t->key.data, h.size, h.etag,
+                         j->body.len, j->records);
                 ++*variant;
                 continue;
             }
