@@ -36,8 +36,6 @@
 #define SUB "router"
 #define DEAD_KIND (-1)
 #define CHARGE_BATCH (64 * 1024)   /* bytes charged to the budget at a time */
-#define IDLE_BUFFERS 4             /* sealed buffers kept for reuse per shard */
-#define IDLE_GZ 8                  /* idle gzip writers kept per shard */
 #define CKPT_INTERVAL_MS 1000      /* at most one checkpoint a second while running */
 #define WAIT_SLICE_MS 100
 
@@ -70,8 +68,8 @@ struct rproc {
     struct buffer **open;             /* open buffers, any (kind, day) */
     size_t nopen, capopen;
     struct buffer **cur;              /* per kind + 1: the last buffer used */
-    struct buffer *idle[IDLE_BUFFERS];
-    size_t nidle;
+    struct buffer **idle;             /* sealed buffers kept for reuse */
+    size_t nidle, keep;               /* at most keep: one per kind */
     size_t stage_cap, line_max, out_max;
     struct ckpt_safe *safe;
     struct upl_sink *sink;
@@ -135,7 +133,7 @@ static void close_buffer(struct rproc *p, struct buffer *b)
             break;
         }
     if (p->cur[kind_slot(b->type)] == b) p->cur[kind_slot(b->type)] = NULL;
-    if (p->nidle < IDLE_BUFFERS) p->idle[p->nidle++] = b;
+    if (p->nidle < p->keep) p->idle[p->nidle++] = b;
     else buffer_free(b);
 }
 
@@ -588,6 +586,7 @@ static void p_destroy(struct processor *pp)
     for (size_t i = 0; i < p->nidle; i++) buffer_free(p->idle[i]);
     free(p->open);
     free(p->cur);
+    free(p->idle);
     buffer_pool_free(&p->pool);
     ledger_skip_free(p->skip);
     ckpt_safe_free(p->safe);
@@ -640,7 +639,14 @@ int router_create_processor(void *router, const char *shard_id, int cancel_fd,
     p->stage_cap = stage_cap_for(r->cfg);
     p->line_max = deadletter_line_max(p->shard_json.len, BUFFER_SEQ_MAX, max_rec) + 256;
     p->out_max = (size_t)r->cfg->router.buffer_bytes + 2 * p->line_max + (1u << 20);
-    buffer_pool_init(&p->pool, r->cfg->router.gzip_level, IDLE_GZ, e);
+    /* Sealed buffers and idle gzip writers are kept, one per kind (the
+     * types and dead letters): a memory-pressure seal closes every open
+     * buffer at once, and without them the next records would allocate and
+     * page-fault thirty stages and writers anew.  The peak is unchanged: it
+     * is when every kind has an open buffer. */
+    p->keep = router_rules_ntypes(r->rules) + 1;
+    p->idle = xcalloc(p->keep, sizeof *p->idle);
+    buffer_pool_init(&p->pool, r->cfg->router.gzip_level, p->keep, e);
     p->scratch = router_scratch_new(r->rules);
     p->cur = xcalloc(router_rules_ntypes(r->rules) + 1, sizeof *p->cur);
     p->n_type = xcalloc(router_rules_ntypes(r->rules) + 1, sizeof *p->n_type);
