@@ -568,7 +568,8 @@ static void register_metrics(struct uploader *u)
     u->m_foreign = metrics_counter("logfleet_router_foreign_keys_total",
                                    "Uploads that found a foreign object at their key.", NULL);
     u->m_mem = metrics_gauge("logfleet_router_memory_bytes",
-                             "Raw bytes buffered plus compressed bytes in flight.", NULL);
+                             "Bytes held by open buffers (compressed, plus a bound for staged"
+                             " lines) plus compressed bytes in flight.", NULL);
 }
 
 int uploader_new(const struct uploader_opts *o, struct uploader **out, struct err *e)

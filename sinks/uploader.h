@@ -15,8 +15,9 @@
  * foreign (orphan) object, and the upload moves to the key's "-r<n>"
  * variant, so nothing is ever overwritten.
  *
- * Memory budget: raw bytes buffered plus compressed bytes in flight, across
- * the worker.  Producers charge what they buffer and wait (uploader_mem_wait)
+ * Memory budget: bytes the producers hold (the router: each open buffer's
+ * buffer_held) plus compressed bytes in flight, across the worker.
+ * Producers charge what they hold and wait (uploader_mem_wait)
  * while the total is at the limit; a job's bytes are released once S3 holds
  * them.
  *
