@@ -644,12 +644,13 @@ int router_create_processor(void *router, const char *shard_id, int cancel_fd,
      * buffer at once, and without them the next records would allocate and
      * page-fault thirty stages and writers anew.  The peak is unchanged: it
      * is when every kind has an open buffer. */
-    p->keep = router_rules_ntypes(r->rules) + 1;
-    p->idle = xcalloc(p->keep, sizeof *p->idle);
+    size_t kinds = router_rules_ntypes(r->rules) + 1; /* the types and dead letters */
+    p->keep = kinds;
+    p->idle = xcalloc(kinds, sizeof *p->idle);
     buffer_pool_init(&p->pool, r->cfg->router.gzip_level, p->keep, e);
     p->scratch = router_scratch_new(r->rules);
-    p->cur = xcalloc(router_rules_ntypes(r->rules) + 1, sizeof *p->cur);
-    p->n_type = xcalloc(router_rules_ntypes(r->rules) + 1, sizeof *p->n_type);
+    p->cur = xcalloc(kinds, sizeof *p->cur);
+    p->n_type = xcalloc(kinds, sizeof *p->n_type);
     p->safe = ckpt_safe_new();
     p->sink = uploader_sink_new(r->up, shard_id);
     p->pressure_seen = atomic_load(&r->pressure_gen);

@@ -25,8 +25,7 @@ struct rtype {
 struct router_rules {
     size_t ntypes;
     struct rtype *types;
-    size_t hmask;           /* open-addressing table of type indexes + 1 */
-    int *htab;
+    struct scan_keys *type_index; /* type name -> index */
     size_t nfields;         /* [0] the type field, then the time field and columns */
     char **field_names;
     int time_field;         /* index of the time field */
@@ -53,13 +52,6 @@ static const char *const reason_names[ROUTER_REASON_COUNT] = {
 const char *router_reason_name(int reason)
 {
     return reason >= 0 && reason < ROUTER_REASON_COUNT ? reason_names[reason] : "invalid";
-}
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
 }
 
 /* Index of name in the field list, adding it if new; -1 when full. */
@@ -92,17 +84,15 @@ static int add_type(struct router_rules *r, const struct lf_type *t, struct rtyp
     return 0;
 }
 
-static void build_hash(struct router_rules *r)
+/* Type names are looked up through the scanner's key index, which points
+ * at r->types[i].name (alive as long as the rules). */
+static void build_type_index(struct router_rules *r)
 {
-    size_t cap = 16;
-    while (cap < r->ntypes * 2) cap *= 2;
-    r->hmask = cap - 1;
-    r->htab = xcalloc(cap, sizeof *r->htab);
-    for (size_t i = 0; i < r->ntypes; i++) {
-        size_t h = (size_t)fnv(r->types[i].name, r->types[i].len) & r->hmask;
-        while (r->htab[h]) h = (h + 1) & r->hmask;
-        r->htab[h] = (int)i + 1;
-    }
+    struct scan_field *f = xcalloc(r->ntypes ? r->ntypes : 1, sizeof *f);
+    for (size_t i = 0; i < r->ntypes; i++)
+        f[i] = (struct scan_field){.key = r->types[i].name, .key_len = r->types[i].len};
+    r->type_index = scan_keys_new(f, r->ntypes);
+    free(f);
 }
 
 int router_rules_new(const struct lf_config *c, struct router_rules **out, struct err *e)
@@ -123,7 +113,7 @@ int router_rules_new(const struct lf_config *c, struct router_rules **out, struc
         router_rules_free(r);
         return rc;
     }
-    build_hash(r);
+    build_type_index(r);
     *out = r;
     return 0;
 }
@@ -138,7 +128,7 @@ void router_rules_free(struct router_rules *r)
     for (size_t i = 0; i < r->nfields; i++) free(r->field_names[i]);
     free(r->field_names);
     free(r->types);
-    free(r->htab);
+    scan_keys_free(r->type_index);
     free(r);
 }
 
@@ -214,16 +204,6 @@ static int name_valid(const char *s, size_t n)
     return 1;
 }
 
-static int find_type(const struct router_rules *r, const char *s, size_t n)
-{
-    size_t h = (size_t)fnv(s, n) & r->hmask;
-    for (int i; (i = r->htab[h]) != 0; h = (h + 1) & r->hmask) {
-        const struct rtype *t = &r->types[i - 1];
-        if (t->len == n && memcmp(t->name, s, n) == 0) return i - 1;
-    }
-    return -1;
-}
-
 /* An integer literal (no fraction, no exponent) within [lo, hi]. */
 static int integer_ok(const char *v, size_t n, long long lo, long long hi)
 {
@@ -268,7 +248,7 @@ static int record_type(const struct router_rules *r, const struct scan_field *f)
 {
     if (f->type == SCAN_T_MISSING || f->type == SCAN_T_NULL) return -ROUTER_NO_TYPE;
     if (f->type != SCAN_T_STRING || !name_valid(f->val, f->val_len)) return -ROUTER_BAD_TYPE_NAME;
-    int t = find_type(r, f->val, f->val_len);
+    int t = scan_keys_find(r->type_index, f->val, f->val_len);
     return t < 0 ? -ROUTER_UNKNOWN_TYPE : t;
 }
 

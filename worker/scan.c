@@ -392,14 +392,18 @@ static inline int key_eq(const char *a, const char *b, size_t n)
     return 1;
 }
 
-static int keys_find(const struct scan_keys *t, const char *k, size_t n)
+/* The slot holding k[0..n) (hash h), or the empty slot where it would go. */
+static uint32_t keys_slot(const struct scan_keys *t, const char *k, size_t n, uint32_t h)
 {
-    uint32_t h = key_hash(k, n);
     for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
         const struct key_slot *e = &t->slot[i];
-        if (!e->idx1) return -1;
-        if (e->hash == h && e->len == n && key_eq(e->key, k, n)) return e->idx1 - 1;
+        if (!e->idx1 || (e->hash == h && e->len == n && key_eq(e->key, k, n))) return i;
     }
+}
+
+int scan_keys_find(const struct scan_keys *t, const char *k, size_t n)
+{
+    return t->slot[keys_slot(t, k, n, key_hash(k, n))].idx1 - 1;
 }
 
 struct scan_keys *scan_keys_new(const struct scan_field *fields, size_t nfields)
@@ -411,10 +415,9 @@ struct scan_keys *scan_keys_new(const struct scan_field *fields, size_t nfields)
     for (size_t i = 0; i < nfields; i++) {
         const char *k = fields[i].key;
         size_t n = fields[i].key_len;
-        if (keys_find(t, k, n) >= 0) continue; /* the first index wins */
-        uint32_t h = key_hash(k, n), j = h & t->mask;
-        while (t->slot[j].idx1) j = (j + 1) & t->mask;
-        t->slot[j] = (struct key_slot){h, (uint32_t)n, (int)i + 1, k};
+        uint32_t h = key_hash(k, n);
+        struct key_slot *e = &t->slot[keys_slot(t, k, n, h)];
+        if (!e->idx1) *e = (struct key_slot){h, (uint32_t)n, (int)i + 1, k}; /* first index wins */
     }
     return t;
 }
@@ -431,7 +434,7 @@ static int match_key(struct st *s, uptr ks, size_t n, int esc)
         n = decode(ks, n, s->scratch);
         k = s->scratch;
     }
-    if (s->keys) return keys_find(s->keys, k, n);
+    if (s->keys) return scan_keys_find(s->keys, k, n);
     for (size_t i = 0; i < s->nfields; i++)
         if (s->fields[i].key_len == n && memcmp(s->fields[i].key, k, n) == 0) return (int)i;
     return -1;

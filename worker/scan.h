@@ -85,6 +85,9 @@ struct scan_field {
 struct scan_keys;
 struct scan_keys *scan_keys_new(const struct scan_field *fields, size_t nfields);
 void scan_keys_free(struct scan_keys *k);
+/* The index of k[0..n) among the keys the index was built from, or -1 (the
+ * router also looks its type names up through one). */
+int scan_keys_find(const struct scan_keys *t, const char *k, size_t n);
 
 struct scan_opts {
     size_t max_size;    /* bytes; 0 = no limit */
