@@ -518,6 +518,7 @@ static void *thread_main(void *arg)
 {
     struct lthread *t = arg;
     struct pool *p = t->p;
+    pthread_setname_np(pthread_self(), "lf-loader");
     while (!pool_stopping(p)) {
         bool probe;
         int64_t wait;

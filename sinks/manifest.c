@@ -332,6 +332,7 @@ static bool mb_wait(struct manifest_builder *b, int ms)
 static void *builder_main(void *arg)
 {
     struct manifest_builder *b = arg;
+    pthread_setname_np(pthread_self(), "lf-manifest");
     const struct lf_config *c = b->m.c;
     int check = c->manifest.interval_ms < CHECK_MS ? c->manifest.interval_ms : CHECK_MS;
     int64_t next_full = clock_mono_ms();

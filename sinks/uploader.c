@@ -496,6 +496,7 @@ static void run_job(struct uthread *t, struct upl_job *j)
 static void *thread_main(void *arg)
 {
     struct uthread *t = arg;
+    pthread_setname_np(pthread_self(), "lf-upload");
     for (struct upl_job *j; (j = pop(t->u)) != NULL;) run_job(t, j);
     return NULL;
 }

@@ -658,6 +658,7 @@ static void *consumer_main(void *arg)
 {
     struct consumer *c = arg;
     struct run r = {.c = c};
+    pthread_setname_np(pthread_self(), "lf-shard");
     char labels[KIN_SHARD_ID_MAX + 8];
     snprintf(labels, sizeof labels, "shard=%s", c->key);
     r.behind = metrics_gauge("logfleet_consumer_millis_behind_latest",

@@ -87,6 +87,7 @@ static int64_t take_interval(struct coordinator *co)
 static void *lease_main(void *arg)
 {
     struct coordinator *co = arg;
+    pthread_setname_np(pthread_self(), "lf-lease");
     int64_t renew_every = co->cfg->lease_ms / 3 - EPSILON_MS;
     if (renew_every < 50) renew_every = 50;
     int64_t next_renew = clock_mono_ms(), next_take = next_renew;
@@ -152,6 +153,7 @@ static void sync_once(struct coordinator *co)
 static void *sync_main(void *arg)
 {
     struct coordinator *co = arg;
+    pthread_setname_np(pthread_self(), "lf-shardsync");
     while (!wait_until(co->stop_sync_fd, clock_mono_ms() + co->cfg->shard_sync_ms)) sync_once(co);
     return NULL;
 }

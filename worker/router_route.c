@@ -38,6 +38,7 @@ struct router_scratch {
     struct scan_field *fields;
     size_t nfields;
     struct scan_keys *keys;
+    struct scan_key_memo *memo;
     char *text;
     struct scan_opts opts;
 };
@@ -151,10 +152,11 @@ struct router_scratch *router_scratch_new(const struct router_rules *r)
         s->fields[i].key_len = strlen(r->field_names[i]);
     }
     s->keys = scan_keys_new(s->fields, s->nfields);
+    s->memo = scan_key_memo_new();
     s->text = xmalloc(r->max_record + 1);
     s->opts = (struct scan_opts){.max_size = r->max_record, .max_depth = r->max_depth,
                                  .scratch = s->text, .scratch_len = r->max_record,
-                                 .keys = s->keys};
+                                 .keys = s->keys, .memo = s->memo};
     return s;
 }
 
@@ -162,6 +164,7 @@ void router_scratch_free(struct router_scratch *s)
 {
     if (!s) return;
     scan_keys_free(s->keys);
+    scan_key_memo_free(s->memo);
     free(s->fields);
     free(s->text);
     free(s);

@@ -78,6 +78,8 @@ struct st {
     struct scan_field *fields;
     size_t nfields;
     const struct scan_keys *keys;
+    struct scan_key_memo *memo;
+    unsigned nkeys;     /* keys seen so far, at any depth */
     unsigned ws;        /* ws_tab bits of the whitespace seen */
     char *scratch;      /* next free scratch byte */
     size_t members;
@@ -440,6 +442,56 @@ static int match_key(struct st *s, uptr ks, size_t n, int esc)
     return -1;
 }
 
+/* ---- the key memo ---- */
+
+#define MEMO_KEYS 128   /* key ordinals remembered */
+#define MEMO_LEN 30     /* longest key remembered: its bytes and '"' fit 32 */
+#define MEMO_NO_IDX INT32_MIN
+
+struct scan_key_memo {
+    struct memo_key {
+        _Alignas(16) unsigned char b[32]; /* the key's raw bytes, then '"' */
+        uint32_t n1;                      /* their count (key + quote); 0: none */
+        int32_t idx;                      /* its field index, -1, or MEMO_NO_IDX */
+    } k[MEMO_KEYS];
+};
+
+struct scan_key_memo *scan_key_memo_new(void) { return xcalloc(1, sizeof(struct scan_key_memo)); }
+
+void scan_key_memo_free(struct scan_key_memo *m) { free(m); }
+
+/* 1 if the string body at k (just past its opening quote) is the memo's
+ * key and ends there. */
+static inline int memo_eq(uptr k, uptr end, const struct memo_key *m)
+{
+#ifdef __SSE2__
+    if (end - k >= 32) {
+        const __m128i *b = (const __m128i *)(const void *)m->b;
+        __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)k);
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(k + 16));
+        uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, _mm_load_si128(b))) |
+                      (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, _mm_load_si128(b + 1))) << 16;
+        uint32_t want = ((uint32_t)1 << m->n1) - 1;
+        return (eq & want) == want;
+    }
+#endif
+    return (size_t)(end - k) >= m->n1 && memcmp(k, m->b, m->n1) == 0;
+}
+
+/* Remembers the key k[0..n) that scanned clean; one with escapes or too
+ * long for a compare is forgotten instead. */
+static void memo_put(struct memo_key *m, uptr k, size_t n, int esc, int idx)
+{
+    if (esc || n > MEMO_LEN) {
+        m->n1 = 0;
+        return;
+    }
+    memcpy(m->b, k, n);
+    m->b[n] = '"';
+    m->n1 = (uint32_t)n + 1;
+    m->idx = idx;
+}
+
 static void set_field(struct st *s, int idx, int type, uptr v, size_t n, int esc)
 {
     struct scan_field *f = &s->fields[idx];
@@ -531,10 +583,23 @@ key:
     if (*p != '"') FAIL(p, bad_byte(p, end));
     {
         uptr k = p + 1;
-        if (!(p = scan_string(s, k, &esc))) return NULL;
-        if (nest == 1) {
-            s->members++;
-            cur = s->nfields ? match_key(s, k, (size_t)(p - 1 - k), esc) : -1;
+        struct memo_key *mk = s->memo && s->nkeys < MEMO_KEYS ? &s->memo->k[s->nkeys] : NULL;
+        s->nkeys++;
+        if (mk && mk->n1 && memo_eq(k, end, mk)) {
+            p = k + mk->n1; /* the same bytes as a key that scanned clean */
+            if (nest == 1) {
+                s->members++;
+                if (mk->idx == MEMO_NO_IDX) mk->idx = s->nfields ? match_key(s, k, mk->n1 - 1, 0) : -1;
+                cur = mk->idx;
+            }
+        } else {
+            if (!(p = scan_string(s, k, &esc))) return NULL;
+            size_t n = (size_t)(p - 1 - k);
+            if (nest == 1) {
+                s->members++;
+                cur = s->nfields ? match_key(s, k, n, esc) : -1;
+            }
+            if (mk) memo_put(mk, k, n, esc, nest == 1 ? cur : MEMO_NO_IDX);
         }
     }
     p = skip_ws(s, p, end);
@@ -596,7 +661,7 @@ int scan_record(const char *p, size_t n, struct scan_field *fields, size_t nfiel
     }
     struct st s = {
         .base = (uptr)p, .end = (uptr)p + n, .fields = fields, .nfields = nfields,
-        .keys = o->keys, .scratch = o->scratch,
+        .keys = o->keys, .memo = o->memo, .scratch = o->scratch,
     };
     int obj;
     uptr q = parse(&s, (uptr)p, depth, &obj);

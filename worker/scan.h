@@ -89,12 +89,26 @@ void scan_keys_free(struct scan_keys *k);
  * router also looks its type names up through one). */
 int scan_keys_find(const struct scan_keys *t, const char *k, size_t n);
 
+/* A memo of the keys recent records held, by their ordinal in the record
+ * (the Nth key, at any depth).  A stream's records list their keys in the
+ * same order (one producer's serializer), so a key is most often the same
+ * bytes as the one in its place last time: one 32-byte compare then stands
+ * for scanning the string and, at the top level, for its index lookup.
+ * Byte equality with a key that scanned clean (no escapes, valid UTF-8)
+ * is the same verdict, so results are identical with or without a memo.
+ * It belongs to one thread and one fields array (with its keys index):
+ * it keeps the field index each top-level key resolved to. */
+struct scan_key_memo;
+struct scan_key_memo *scan_key_memo_new(void);
+void scan_key_memo_free(struct scan_key_memo *m);
+
 struct scan_opts {
     size_t max_size;    /* bytes; 0 = no limit */
     int max_depth;      /* 0 = SCAN_DEFAULT_DEPTH; at most SCAN_MAX_DEPTH */
     char *scratch;      /* decoded escaped string values land here */
     size_t scratch_len; /* must be >= n whenever fields are requested */
     const struct scan_keys *keys; /* NULL: keys are compared one by one */
+    struct scan_key_memo *memo;   /* optional: see scan_key_memo_new */
 };
 
 struct scan_result {

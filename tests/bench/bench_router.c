@@ -179,6 +179,7 @@ static const struct checkpointer_ops ck_ops = {ck};
 static void *shard_main(void *arg)
 {
     struct shard *s = arg;
+    pthread_setname_np(pthread_self(), "bench-shard");
     struct checkpointer cp = {&ck_ops, s};
     struct processor p = {0};
     struct err e = {0};
@@ -236,6 +237,7 @@ static double thread_cpu_s(void)
 static void *gz_main(void *arg)
 {
     struct gzjob *j = arg;
+    pthread_setname_np(pthread_self(), "bench-rawgz");
     struct gz *g;
     struct buf out;
     if (gz_new(j->level, &g)) return NULL;
@@ -299,6 +301,7 @@ struct nullconn {
 static void *nullconn_main(void *arg)
 {
     struct nullconn *c = arg;
+    pthread_setname_np(pthread_self(), "bench-sink");
     enum { CAP = 256 * 1024 };
     char *b = xmalloc(CAP + 1);
     size_t len = 0;

@@ -168,6 +168,88 @@ TEST(scan_key_index_matches_linear_lookup)
     scan_keys_free(keys);
 }
 
+/* Scans recs in order through one key index and one memo, and each alone
+ * without either; every verdict, error offset, result and field must be the
+ * same.  Returns the number of records that differed. */
+static int memo_run(const char *const *recs, size_t nrec)
+{
+    static const struct scan_field want[] = {
+        {"type", 4, 0, 0, 0}, {"ts", 2, 0, 0, 0}, {"k_30_bytes_long_key_name_abcde", 30, 0, 0, 0},
+        {"k_31_bytes_long_key_name_abcdef", 31, 0, 0, 0}, {"\xc3\xa9", 2, 0, 0, 0},
+    };
+    enum { NW = sizeof want / sizeof want[0] };
+    struct scan_keys *keys = scan_keys_new(want, NW);
+    struct scan_key_memo *memo = scan_key_memo_new();
+    static char s2[1 << 16];
+    int bad = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        struct scan_field f[NW], g[NW];
+        memcpy(f, want, sizeof f), memcpy(g, want, sizeof g);
+        struct scan_result r1, r2;
+        struct scan_opts o1 = {.scratch = scratch, .scratch_len = sizeof scratch};
+        struct scan_opts o2 = {.scratch = s2, .scratch_len = sizeof s2, .keys = keys, .memo = memo};
+        size_t n = strlen(recs[i]);
+        int rc1 = scan_record(recs[i], n, f, NW, &r1, &o1);
+        int rc2 = scan_record(recs[i], n, g, NW, &r2, &o2);
+        int same = rc1 == rc2 && r1.reason == r2.reason && r1.err_off == r2.err_off &&
+                   r1.close_off == r2.close_off && r1.members == r2.members &&
+                   r1.empty == r2.empty && r1.raw_newline == r2.raw_newline;
+        for (int k = 0; same && k < NW; k++)
+            same = f[k].type == g[k].type && f[k].val_len == g[k].val_len &&
+                   (!f[k].val_len || memcmp(f[k].val, g[k].val, f[k].val_len) == 0);
+        if (!same) {
+            fprintf(stderr, "  memo differs on record %zu: %s (rc %d/%d at %zu/%zu)\n", i, recs[i],
+                    rc1, rc2, r1.err_off, r2.err_off);
+            bad++;
+        }
+    }
+    scan_key_memo_free(memo);
+    scan_keys_free(keys);
+    return bad;
+}
+
+TEST(scan_key_memo_gives_the_same_results)
+{
+    static const char *const recs[] = {
+        "{\"type\":\"a\",\"ts\":1}",
+        "{\"type\":\"b\",\"ts\":2}",                /* both keys remembered */
+        "{\"type\":\"c\",\"tz\":3}",                /* the 2nd ordinal differs */
+        "{\"typ\":1,\"ts\":4}",                      /* a prefix of the memo's key */
+        "{\"types\":1}",                             /* the memo's key is a prefix */
+        "{\"type",                                    /* cut inside the remembered key */
+        "{\"type\"",                                  /* cut right after it */
+        "{\"type\":\"d\"",                             /* cut after the value */
+        "{\"t\\u0079pe\":\"e\"}",                     /* escaped: never remembered */
+        "{\"t\\u0079pe\":\"f\"}",
+        "{\"type\":\"g\"}",
+        "{\"x\":{\"type\":\"h\"},\"ts\":5}",          /* ordinal 1 nested */
+        "{\"x\":1,\"type\":\"i\",\"ts\":6}",          /* ... then top-level */
+        "{\"x\":{\"type\":\"j\"},\"ts\":7}",          /* ... then nested again */
+        "{\"\xc3\xa9\":\"k\",\"\xc3\xa9\":\"l\"}",      /* UTF-8 key, duplicate: last wins */
+        "{\"\xc3\xa9\":\"m\",\"\xc3\":1}",              /* a cut UTF-8 sequence */
+        "{\"\xc3\xa9\":\"n\",\"\xc3\xa9\x80\":1}",
+        "{\"k_30_bytes_long_key_name_abcde\":1,\"k_31_bytes_long_key_name_abcdef\":2}",
+        "{\"k_30_bytes_long_key_name_abcde\":3,\"k_31_bytes_long_key_name_abcdef\":4}",
+        "{\"k_30_bytes_long_key_name_abcdeX\":5,\"k_31_bytes_long_key_name_abcdef\":6}",
+        "{\"k_30_bytes_long_key_name_abcd\":7}",
+        "{\"\":1,\"\":2}",                              /* empty keys */
+        "{\"\":3,\"a\x01\":4}",                         /* a control byte in a key */
+        "{\"\":5,\"a\":4",
+        "{\"type\" : \"o\" , \"ts\"\t:\n8 }",           /* whitespace around */
+        "{\"type\":\"p\",\"ts\":9,\"ts\":10}",
+        "[{\"type\":\"q\"}]",                          /* not an object */
+    };
+    EXPECT_EQ_INT(memo_run(recs, sizeof recs / sizeof recs[0]), 0);
+    /* more keys than the memo remembers, twice */
+    char big[8192];
+    size_t k = 0;
+    big[k++] = '{';
+    for (int i = 0; i < 300; i++) k += (size_t)snprintf(big + k, sizeof big - k, "%s\"k%d\":%d", i ? "," : "", i, i);
+    k += (size_t)snprintf(big + k, sizeof big - k, ",\"type\":\"late\"}");
+    const char *two[] = {big, big};
+    EXPECT_EQ_INT(memo_run(two, 2), 0);
+}
+
 TEST(scan_raw_newline_only_before_the_close)
 {
     struct scan_result r;

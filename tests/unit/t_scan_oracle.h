@@ -5,8 +5,8 @@
  * accept/reject (not_object only for valid non-object JSON), and for accepted
  * records the same values for the keys in want_keys, a '}' at close_off with
  * only whitespace after it, the same emptiness, and at the default depth no
- * difference but too_deep; the same fields and result again through a key
- * index (scan_keys), and raw_newline exactly when a '\n' or '\r' precedes
+ * difference but too_deep; the same verdict, fields and result again
+ * through a key index and a key memo kept across records, and raw_newline exactly when a '\n' or '\r' precedes
  * the close.  Shared by tests/unit/t_scan_diff.c and
  * tests/fuzz/fuzz_scan.c (static functions: include from one .c each).
  */
@@ -104,21 +104,32 @@ static const char *splice_differs(const char *p, size_t n, const struct scan_res
     return ok ? NULL : "spliced record differs";
 }
 
-/* Scans again through a key index (scan_keys) into its own scratch; NULL if
- * the fields and the result are the same as the plain scan's (f, r). */
-static const char *keyed_differs(const char *p, size_t n, const struct scan_field *f,
+/* Scans again through a key index (scan_keys) and a key memo kept across
+ * all records checked (so earlier records' keys are what it predicts), into
+ * its own scratch; NULL if the verdict (rc, reason and error offset), the
+ * fields and the result are the same as the plain scan's (rc, f, r). */
+static const char *keyed_differs(const char *p, size_t n, int rc, const struct scan_field *f,
                                  const struct scan_result *r)
 {
     static struct scan_keys *keys;
+    static struct scan_key_memo *memo;
     if (!keys) keys = scan_keys_new(want_keys, NKEYS);
+    if (!memo) memo = scan_key_memo_new();
     struct scan_field g[NKEYS];
     memcpy(g, want_keys, sizeof g);
     struct scan_result res;
     char *scratch = malloc(n + 1);
-    struct scan_opts o = {.max_depth = 2048, .scratch = scratch, .scratch_len = n, .keys = keys};
+    struct scan_opts o = {.max_depth = 2048, .scratch = scratch, .scratch_len = n, .keys = keys,
+                          .memo = memo};
     const char *why = NULL;
-    if (scan_record(p, n, g, NKEYS, &res, &o) != 0) why = "keyed scan rejects";
-    else if (res.close_off != r->close_off || res.empty != r->empty ||
+    int krc = scan_record(p, n, g, NKEYS, &res, &o);
+    if (rc != 0 || krc != 0) {
+        free(scratch);
+        if (krc != rc || res.reason != r->reason || res.err_off != r->err_off)
+            return "keyed scan verdict";
+        return NULL;
+    }
+    if (res.close_off != r->close_off || res.empty != r->empty ||
              res.members != r->members || res.raw_newline != r->raw_newline)
         why = "keyed scan result";
     for (size_t i = 0; !why && i < NKEYS; i++)
@@ -185,7 +196,7 @@ static int check(const char *p, size_t n, char *scratch, struct tally *t)
             why = field_differs(&f[i], json_object_getn(j, f[i].key, f[i].key_len));
         if (!why) why = splice_differs(p, n, &res, j);
         if (!why) why = newline_differs(p, &res);
-        if (!why) why = keyed_differs(p, n, f, &res);
+        if (!why) why = keyed_differs(p, n, rc, f, &res);
         for (size_t i = res.close_off + 1; !why && i < n; i++)
             if (!strchr(" \t\r\n", p[i]) || !p[i]) why = "junk after close_off";
         /* the production depth only adds too_deep rejections */
@@ -195,13 +206,14 @@ static int check(const char *p, size_t n, char *scratch, struct tally *t)
     } else {
         t->rejected++;
         t->reasons[-rc]++;
+        why = keyed_differs(p, n, rc, f, &res);
         if (rc == -SCAN_E_NOT_OBJECT) {
             /* valid JSON, not an object: jansson parses it as "any" */
             json_t *any = json_loadb(p, n, JSON_DECODE_ANY, NULL);
-            if (!any || json_is_object(any) || (j && !json_is_array(j)))
+            if (!why && (!any || json_is_object(any) || (j && !json_is_array(j))))
                 why = "not_object but jansson disagrees";
             json_decref(any);
-        } else if (j && !(rc == -SCAN_E_NUL && is_nul_quirk(p, n, res.err_off, j, scratch, t))) {
+        } else if (!why && j && !(rc == -SCAN_E_NUL && is_nul_quirk(p, n, res.err_off, j, scratch, t))) {
             why = "scanner rejects, jansson accepts";
         }
     }
