@@ -325,10 +325,11 @@ static int relieve(struct rproc *p, int64_t need, struct err *e)
 
 /* ---- one record ---------------------------------------------------------------------- */
 
-static size_t line_need(const struct rproc *p, const struct proc_record *rec, int reason)
+static size_t line_need(const struct rproc *p, const struct proc_record *rec, size_t seqlen,
+                        int reason)
 {
-    if (reason) return deadletter_line_max(p->shard_json.len, strlen(rec->seq), rec->len);
-    return rec->len + p->shard_json.len + strlen(rec->seq) + 96;
+    if (reason) return deadletter_line_max(p->shard_json.len, seqlen, rec->len);
+    return rec->len + p->shard_json.len + seqlen + 96;
 }
 
 /* A record already in a ledgered object: skipped.  The open buffer of its
@@ -367,9 +368,9 @@ static int append(struct rproc *p, struct buffer *b, const struct proc_record *r
     return rc;
 }
 
-static void mark_last(struct rproc *p, const struct proc_record *rec)
+static void mark_last(struct rproc *p, const struct proc_record *rec, size_t seqlen)
 {
-    memcpy(p->last_seq, rec->seq, strlen(rec->seq) + 1);
+    memcpy(p->last_seq, rec->seq, seqlen + 1);
     p->last_sub = rec->subseq;
     p->have_last = true;
 }
@@ -377,8 +378,8 @@ static void mark_last(struct rproc *p, const struct proc_record *rec)
 static int one_record(struct rproc *p, const struct proc_record *rec, int64_t now, struct err *e)
 {
     struct router *r = p->r;
-    if (!rec->seq || !ckpt_seq_is_digits(rec->seq) || strlen(rec->seq) >= BUFFER_SEQ_MAX ||
-        rec->subseq < 0)
+    size_t seqlen = rec->seq ? strnlen(rec->seq, BUFFER_SEQ_MAX) : 0;
+    if (!rec->seq || seqlen >= BUFFER_SEQ_MAX || !ckpt_seq_is_digits(rec->seq) || rec->subseq < 0)
         return err_set(e, -EINVAL, ERR_PERMANENT, "router: bad sequence number \"%.40s\" shard=%s",
                        rec->seq ? rec->seq : "(null)", p->shard);
     if (p->have_last && ckpt_seq_cmp(rec->seq, rec->subseq, p->last_seq, p->last_sub) <= 0) {
@@ -390,17 +391,17 @@ static int one_record(struct rproc *p, const struct proc_record *rec, int64_t no
     int kind = rt.reason ? DEAD_KIND : rt.type, rc;
     if (p->skip && ledger_skip_contains(p->skip, kind, rt.day, rec->seq, rec->subseq)) {
         rc = skip_record(p, kind, rt.day, e);
-        if (rc == 0) mark_last(p, rec);
+        if (rc == 0) mark_last(p, rec, seqlen);
         return rc;
     }
-    int64_t need = (int64_t)buffer_append_bound(&p->pool, line_need(p, rec, rt.reason));
+    int64_t need = (int64_t)buffer_append_bound(&p->pool, line_need(p, rec, seqlen, rt.reason));
     if (!uploader_mem_fits(r->up, need + p->charge) && (rc = relieve(p, need, e)) != 0) return rc;
     struct buffer *b = find_open(p, kind, rt.day);
     if (!b) b = open_buffer(p, kind, rt.day, rec, rt.event_ms, now);
     if ((rc = append(p, b, rec, &rt)) != 0)
         return err_set(e, rc, ERR_PERMANENT, "router: buffer append failed shard=%s rc=%d",
                        p->shard, rc);
-    mark_last(p, rec);
+    mark_last(p, rec, seqlen);
     if (rt.reason) p->n_reason[rt.reason]++;
     else p->n_type[rt.type]++;
     if (b->raw_bytes >= (uint64_t)r->cfg->router.buffer_bytes) return seal(p, b, e);

@@ -207,23 +207,28 @@ static int name_valid(const char *s, size_t n)
     return 1;
 }
 
-/* An integer literal (no fraction, no exponent) within [lo, hi]. */
-static int integer_ok(const char *v, size_t n, long long lo, long long hi)
+/* The text of a JSON number (the scanner checked its grammar) is an integer
+ * literal (no fraction, no exponent) within [lo, hi], lo < 0 <= hi. */
+static int integer_ok(const char *v, size_t n, int64_t lo, int64_t hi)
 {
-    if (n == 0 || n > 20 || memchr(v, '.', n) || memchr(v, 'e', n) || memchr(v, 'E', n))
-        return 0;
-    char t[24];
-    memcpy(t, v, n);
-    t[n] = 0;
-    errno = 0;
-    long long x = strtoll(t, NULL, 10);
-    return errno == 0 && x >= lo && x <= hi;
+    size_t i = n > 0 && v[0] == '-';
+    if (i == n || n - i > 19) return 0; /* 20 digits overflow any int64 */
+    uint64_t x = 0;
+    for (size_t k = i; k < n; k++) {
+        unsigned d = (unsigned)((unsigned char)v[k] - '0');
+        if (d > 9) return 0; /* '.', 'e' or 'E' */
+        x = x * 10 + d;      /* 19 digits fit in 64 bits */
+    }
+    return i ? x <= (uint64_t)(-(lo + 1)) + 1 : x <= (uint64_t)hi;
 }
 
-static int column_ok(const struct rcol *c, const struct scan_field *f)
+/* time_rc: scan_time_ms's verdict on this column's field when it is the
+ * event time field (parsed once per record), else 1. */
+static int column_ok(const struct rcol *c, const struct scan_field *f, int time_rc)
 {
     if (f->type == SCAN_T_MISSING || f->type == SCAN_T_NULL) return !c->required;
     int64_t ms;
+    if (c->kind == LF_COL_TIMESTAMP && time_rc != 1) return time_rc == 0;
     switch (c->kind) {
     case LF_COL_TEXT: return 1;
     case LF_COL_VARCHAR: return f->type == SCAN_T_STRING;
@@ -288,7 +293,8 @@ void router_route(const struct router_rules *r, struct router_scratch *s, const 
     }
     const struct rtype *rt = &r->types[t];
     for (size_t i = 0; i < rt->ncols; i++)
-        if (!column_ok(&rt->cols[i], &s->fields[rt->cols[i].field])) {
+        if (!column_ok(&rt->cols[i], &s->fields[rt->cols[i].field],
+                       rt->cols[i].field == r->time_field ? trc : 1)) {
             dead(out, ROUTER_SCHEMA_MISMATCH, arrival_ms);
             return;
         }

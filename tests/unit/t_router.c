@@ -247,6 +247,49 @@ TEST(router_route_reasons)
     fix_close(&f);
 }
 
+/* int and bigint columns: exactly the literals a PostgreSQL/Redshift column
+ * of that type takes (the router's own digit loop, no strtoll). */
+TEST(router_route_integer_column_bounds)
+{
+    /* integers outside int64 never reach the columns: the scanner rejects
+     * them as jansson does (number_range) */
+    enum { OK = ROUTER_OK, SCHEMA = ROUTER_SCHEMA_MISMATCH, RANGE = ROUTER_NUMBER_RANGE };
+    static const struct {
+        const char *level, *xp;
+        int reason;
+    } cases[] = {
+        {"2147483647", "9223372036854775807", OK},
+        {"-2147483648", "-9223372036854775808", OK},
+        {"0", "-0", OK},
+        {"-0", "0", OK},
+        {"7", "1234567890123456789", OK},
+        {"2147483648", "0", SCHEMA},
+        {"-2147483649", "0", SCHEMA},
+        {"9223372036854775807", "0", SCHEMA},
+        {"-9223372036854775808", "0", SCHEMA},
+        {"0", "9223372036854775808", RANGE},
+        {"0", "-9223372036854775809", RANGE},
+        {"0", "99999999999999999999", RANGE}, /* 20 digits */
+        {"1.0", "0", SCHEMA},
+        {"0", "1e3", SCHEMA},
+        {"0", "1E3", SCHEMA},
+        {"0", "-1.5", SCHEMA},
+        {"0", "9223372036854775807.0", SCHEMA},
+    };
+    struct fix f;
+    fix_open(&f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rec[256];
+        snprintf(rec, sizeof rec,
+                 "{\"type\":\"login\",\"ts\":\"2026-11-22T01:00:00Z\",\"player_id\":\"p\","
+                 "\"level\":%s,\"xp\":%s}", cases[i].level, cases[i].xp);
+        struct router_route rt = route(&f, rec);
+        if (rt.reason != cases[i].reason) fprintf(stderr, "  case %zu: %s\n", i, rec);
+        EXPECT_EQ_STR(router_reason_name(rt.reason), router_reason_name(cases[i].reason));
+    }
+    fix_close(&f);
+}
+
 TEST(router_route_type_day_and_escaped_fields)
 {
     struct fix f;
