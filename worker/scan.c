@@ -216,6 +216,29 @@ static uptr scan_string(struct st *s, uptr p, int *esc)
     }
 }
 
+/* scan_string with the common case inline: the closing quote within the
+ * next 16 bytes and nothing but plain bytes before it. */
+static inline __attribute__((always_inline)) uptr scan_string_fast(struct st *s, uptr p, int *esc)
+{
+#ifdef __SSE2__
+    if (s->end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) {
+            uptr q = p + __builtin_ctz(mask);
+            if (*q == '"') {
+                *esc = 0;
+                return q + 1;
+            }
+        }
+    }
+#endif
+    return scan_string(s, p, esc);
+}
+
 /* ---- numbers ---- */
 
 /* 1 if the real 0.<digits> x 10^309 rounds to infinity.  Keeping the first
@@ -546,7 +569,7 @@ value:
     }
     case '"': {
         uptr v = p + 1;
-        if (!(p = scan_string(s, v, &esc))) return NULL;
+        if (!(p = scan_string_fast(s, v, &esc))) return NULL;
         if (nest == 1 && cur >= 0) set_field(s, cur, SCAN_T_STRING, v, (size_t)(p - 1 - v), esc);
         goto after;
     }
