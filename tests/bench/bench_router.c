@@ -332,7 +332,10 @@ static void *nullconn_main(void *arg)
             unsigned long long left = body - have;
             len = 0;
             while (left) {
-                ssize_t r = recv(c->fd, b, left < CAP ? (size_t)left : CAP, 0);
+                /* MSG_TRUNC: TCP drops the bytes without copying them out (a
+                 * remote S3's receive costs nothing on these cores) */
+                ssize_t r = recv(c->fd, NULL, left < ((size_t)1 << 30) ? (size_t)left : (size_t)1 << 30,
+                                 MSG_TRUNC);
                 if (r <= 0) goto out;
                 left -= (unsigned long long)r;
             }
