@@ -30,14 +30,22 @@ bool ckpt_seq_valid(const char *s)
 }
 
 /* Compares two digit strings as arbitrary-precision integers. */
-static int digits_cmp(const char *a, const char *b)
+static int digits_cmp_n(const char *a, size_t la, const char *b, size_t lb)
 {
-    while (*a == '0' && a[1]) a++;
-    while (*b == '0' && b[1]) b++;
-    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && *a == '0') a++, la--;
+    while (lb > 1 && *b == '0') b++, lb--;
     if (la != lb) return la < lb ? -1 : 1;
     int c = memcmp(a, b, la);
     return (c > 0) - (c < 0);
+}
+
+static int digits_cmp(const char *a, const char *b) { return digits_cmp_n(a, strlen(a), b, strlen(b)); }
+
+int ckpt_seq_cmp_digits(const char *a, size_t alen, int64_t asub, const char *b, size_t blen,
+                        int64_t bsub)
+{
+    int c = digits_cmp_n(a, alen, b, blen);
+    return c ? c : (asub > bsub) - (asub < bsub);
 }
 
 int ckpt_seq_cmp(const char *a, int64_t asub, const char *b, int64_t bsub)

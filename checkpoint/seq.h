@@ -12,6 +12,7 @@
 #define LOGFLEET_CKPT_SEQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CKPT_SEQ_AT_TIMESTAMP "AT_TIMESTAMP"
@@ -27,5 +28,9 @@ bool ckpt_seq_valid(const char *s);
  * be ckpt_seq_valid; an invalid string (or NULL) sorts below every valid
  * one, and two invalid strings compare by strcmp, so the order stays total. */
 int ckpt_seq_cmp(const char *a, int64_t asub, const char *b, int64_t bsub);
+/* ckpt_seq_cmp for two digit strings of known lengths (a record's sequence
+ * number against the last one: no rank, no strlen). */
+int ckpt_seq_cmp_digits(const char *a, size_t alen, int64_t asub, const char *b, size_t blen,
+                        int64_t bsub);
 
 #endif

@@ -75,6 +75,7 @@ struct rproc {
     struct upl_sink *sink;
     struct ledger_skip *skip;
     char last_seq[BUFFER_SEQ_MAX];
+    size_t last_len;
     int64_t last_sub;
     bool have_last, lost, initialized;
     int64_t charge;                   /* held bytes not yet charged (may be negative) */
@@ -343,14 +344,14 @@ static int skip_record(struct rproc *p, int kind, int32_t day, struct err *e)
 }
 
 static int append(struct rproc *p, struct buffer *b, const struct proc_record *rec,
-                  const struct router_route *rt)
+                  size_t seqlen, const struct router_route *rt)
 {
     struct buf *st = buffer_stage(b);
     size_t before = st->len;
     int rc;
     if (rt->reason == ROUTER_OK) {
         struct router_lineage l = {p->shard_json.data, p->shard_json.len, rec->seq, rec->subseq,
-                                   rec->arrival_ms};
+                                   rec->arrival_ms, seqlen};
         rc = router_splice(st, rec->data, rec->len, rt, &l);
     } else {
         rc = deadletter_line(st, router_reason_name(rt->reason), p->shard, rec->seq, rec->subseq,
@@ -371,6 +372,7 @@ static int append(struct rproc *p, struct buffer *b, const struct proc_record *r
 static void mark_last(struct rproc *p, const struct proc_record *rec, size_t seqlen)
 {
     memcpy(p->last_seq, rec->seq, seqlen + 1);
+    p->last_len = seqlen;
     p->last_sub = rec->subseq;
     p->have_last = true;
 }
@@ -382,7 +384,8 @@ static int one_record(struct rproc *p, const struct proc_record *rec, int64_t no
     if (!rec->seq || seqlen >= BUFFER_SEQ_MAX || !ckpt_seq_is_digits(rec->seq) || rec->subseq < 0)
         return err_set(e, -EINVAL, ERR_PERMANENT, "router: bad sequence number \"%.40s\" shard=%s",
                        rec->seq ? rec->seq : "(null)", p->shard);
-    if (p->have_last && ckpt_seq_cmp(rec->seq, rec->subseq, p->last_seq, p->last_sub) <= 0) {
+    if (p->have_last &&
+        ckpt_seq_cmp_digits(rec->seq, seqlen, rec->subseq, p->last_seq, p->last_len, p->last_sub) <= 0) {
         p->n_reordered++;
         return 0;
     }
@@ -398,7 +401,7 @@ static int one_record(struct rproc *p, const struct proc_record *rec, int64_t no
     if (!uploader_mem_fits(r->up, need + p->charge) && (rc = relieve(p, need, e)) != 0) return rc;
     struct buffer *b = find_open(p, kind, rt.day);
     if (!b) b = open_buffer(p, kind, rt.day, rec, rt.event_ms, now);
-    if ((rc = append(p, b, rec, &rt)) != 0)
+    if ((rc = append(p, b, rec, seqlen, &rt)) != 0)
         return err_set(e, rc, ERR_PERMANENT, "router: buffer append failed shard=%s rc=%d",
                        p->shard, rc);
     mark_last(p, rec, seqlen);

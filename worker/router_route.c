@@ -338,7 +338,7 @@ static char *put(char *w, const void *p, size_t n)
 int router_splice(struct buf *out, const char *p, size_t n, const struct router_route *rt,
                   const struct router_lineage *l)
 {
-    size_t seqlen = strlen(l->seq), head = rt->close_off;
+    size_t seqlen = l->seq_len ? l->seq_len : strlen(l->seq), head = rt->close_off;
     char *w = buf_reserve(out, head + l->shard_len + seqlen + 96);
     if (!w || head >= n) return -E2BIG;
     char *start = w;

@@ -95,6 +95,7 @@ struct router_lineage {
     const char *seq;
     int64_t subseq;
     int64_t arrival_ms;
+    size_t seq_len;         /* strlen(seq) when the caller has it; 0: measured here */
 };
 
 /* Appends the routed record p[0..n) with

@@ -78,7 +78,7 @@ static double pass(const struct router_rules *r, struct router_scratch *s, const
 {
     char seq[32] = "49600000000000000000001000000";
     size_t seqlen = strlen(seq);
-    struct router_lineage l = {"shardId-000000000000", 20, seq, 0, INT64_C(1795435200000)};
+    struct router_lineage l = {"shardId-000000000000", 20, seq, 0, INT64_C(1795435200000), seqlen};
     double t0 = thread_cpu_s();
     for (size_t i = 0; i < c->n; i++) {
         const char *p = c->data + c->off[i];

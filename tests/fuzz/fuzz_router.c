@@ -104,7 +104,7 @@ static void check_routed(const char *p, size_t n, int64_t arrival, const struct 
     struct buf out;
     buf_init(&out, n + 4096);
     static const char shard_json[] = "sh\\\"1"; /* the id sh"1, JSON-escaped */
-    struct router_lineage l = {shard_json, sizeof shard_json - 1, "123456789", 7, arrival};
+    struct router_lineage l = {shard_json, sizeof shard_json - 1, "123456789", 7, arrival, 9};
     CHECK(router_splice(&out, p, n, rt, &l) == 0);
     CHECK(out.len >= 2 && out.data[out.len - 1] == '\n' && out.data[out.len - 2] == '}');
     CHECK(memchr(out.data, '\n', out.len - 1) == NULL && memchr(out.data, '\r', out.len) == NULL);

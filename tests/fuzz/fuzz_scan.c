@@ -3,7 +3,7 @@
  * Build and run (60 s, from the repo root):
  *   mkdir -p build/fuzz/corpus_scan
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=undefined tests/fuzz/fuzz_scan.c worker/scan.c \
+ *       -fno-sanitize-recover=undefined tests/fuzz/fuzz_scan.c worker/scan.c common/mem.c \
  *       -ljansson -lm -o build/fuzz/fuzz_scan
  *   build/fuzz/fuzz_scan -max_total_time=60 -max_len=4096 \
  *       -artifact_prefix=build/fuzz/ build/fuzz/corpus_scan

@@ -69,7 +69,7 @@ static char *splice(const char *rec, const char *shard, const char *seq, int64_t
     buf_init(&sh, 256);
     buf_init(&out, 1 << 16);
     router_json_escape(&sh, shard, strlen(shard));
-    struct router_lineage l = {sh.data, sh.len, seq, sub, arrival};
+    struct router_lineage l = {sh.data, sh.len, seq, sub, arrival, 0};
     EXPECT_EQ_INT(rt.reason, ROUTER_OK);
     EXPECT_EQ_INT(router_splice(&out, rec, strlen(rec), &rt, &l), 0);
     buf_free(&sh);
@@ -103,7 +103,7 @@ TEST(router_splice_numbers_exact)
     struct buf out;
     buf_init(&out, 1024);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        struct router_lineage l = {"s", 1, "1", v[i], v[sizeof v / sizeof v[0] - 1 - i]};
+        struct router_lineage l = {"s", 1, "1", v[i], v[sizeof v / sizeof v[0] - 1 - i], 1};
         char want[256];
         snprintf(want, sizeof want, "{\"_shard\":\"s\",\"_seq\":\"1\",\"_subseq\":%" PRId64
                  ",\"_arrival\":%" PRId64 "}\n", l.subseq, l.arrival_ms);
@@ -117,7 +117,7 @@ TEST(router_splice_numbers_exact)
 TEST(router_splice_empty_object_has_no_leading_comma)
 {
     struct router_route rt = {.reason = ROUTER_OK, .close_off = 1, .empty = 1};
-    struct router_lineage l = {"s", 1, "12", 0, 3};
+    struct router_lineage l = {"s", 1, "12", 0, 3, 0};
     struct buf out;
     buf_init(&out, 1024);
     EXPECT_EQ_INT(router_splice(&out, "{}", 2, &rt, &l), 0);

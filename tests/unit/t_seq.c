@@ -45,6 +45,25 @@ TEST(seq_cmp_sentinels_and_big_numbers)
         }
 }
 
+/* The digits-only comparison agrees with ckpt_seq_cmp on every pair. */
+TEST(seq_cmp_digits_matches_general)
+{
+    const char *v[] = {"0", "00", "7", "007", "10", "0100", "99", "18446744073709551615",
+                       "18446744073709551616", S1, S2, S3};
+    size_t n = sizeof v / sizeof *v;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            for (int64_t sa = 0; sa < 2; sa++) {
+                int want = ckpt_seq_cmp(v[i], sa, v[j], 1);
+                int got = ckpt_seq_cmp_digits(v[i], strlen(v[i]), sa, v[j], strlen(v[j]), 1);
+                if (((got > 0) - (got < 0)) != ((want > 0) - (want < 0))) {
+                    fprintf(stderr, "  cmp_digits(%s/%d, %s/1) = %d, want %d\n", v[i], (int)sa, v[j],
+                            got, want);
+                    t_fail();
+                }
+            }
+}
+
 TEST(seq_cmp_leading_zeros_and_subsequence)
 {
     EXPECT_EQ_INT(ckpt_seq_cmp("007", 0, "7", 0), 0);
