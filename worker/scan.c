@@ -490,11 +490,13 @@ static inline int memo_eq(uptr k, uptr end, const struct memo_key *m)
 #ifdef __SSE2__
     if (end - k >= 32) {
         const __m128i *b = (const __m128i *)(const void *)m->b;
-        __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)k);
-        __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(k + 16));
-        uint32_t eq = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, _mm_load_si128(b))) |
-                      (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, _mm_load_si128(b + 1))) << 16;
         uint32_t want = ((uint32_t)1 << m->n1) - 1;
+        uint32_t eq = (uint32_t)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k), _mm_load_si128(b)));
+        if (m->n1 > 16) /* most keys and their quote fit the first 16 bytes */
+            eq |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                      _mm_loadu_si128((const __m128i *)(const void *)(k + 16)), _mm_load_si128(b + 1)))
+                  << 16;
         return (eq & want) == want;
     }
 #endif

@@ -232,6 +232,11 @@ TEST(scan_key_memo_gives_the_same_results)
         "{\"k_30_bytes_long_key_name_abcde\":3,\"k_31_bytes_long_key_name_abcdef\":4}",
         "{\"k_30_bytes_long_key_name_abcdeX\":5,\"k_31_bytes_long_key_name_abcdef\":6}",
         "{\"k_30_bytes_long_key_name_abcd\":7}",
+        "{\"k_15_chars_abcd\":1,\"k_16_chars_abcde\":2}", /* key + quote: 16 and 17 bytes */
+        "{\"k_15_chars_abcd\":3,\"k_16_chars_abcde\":4}",
+        "{\"k_15_chars_abcX\":5,\"k_16_chars_abcdX\":6}",
+        "{\"k_15_chars_abcd\":7,\"k_16_chars_abcdef\":8}",
+        "{\"k_15_chars_abcde\":9,\"k_16_chars_abcde\":10}",
         "{\"\":1,\"\":2}",                              /* empty keys */
         "{\"\":3,\"a\x01\":4}",                         /* a control byte in a key */
         "{\"\":5,\"a\":4",
