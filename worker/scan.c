@@ -284,6 +284,23 @@ static int number_in_range(int neg, uptr ip, size_t ilen, uptr fp, size_t flen, 
 
 #define IS_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
+/* The first byte at or after p that is not an ASCII digit (or end). */
+static inline uptr skip_digits(uptr p, uptr end)
+{
+#ifdef __SSE2__
+    if (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8('0')),
+                                 _mm_cmpgt_epi8(v, _mm_set1_epi8('9')));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16; /* a number this long is rare: the byte loop finishes it */
+    }
+#endif
+    while (p < end && IS_DIGIT(*p)) p++;
+    return p;
+}
+
 /* p at '-' or a digit.  Returns the byte after the number. */
 static uptr scan_number(struct st *s, uptr p)
 {
@@ -297,7 +314,7 @@ static uptr scan_number(struct st *s, uptr p)
     if (*p == '0')
         p++;
     else if (IS_DIGIT(*p))
-        while (p < end && IS_DIGIT(*p)) p++;
+        p = skip_digits(p, end);
     else
         return fail(s, start, bad_byte(p, end));
     size_t ilen = (size_t)(p - ip), flen = 0;
@@ -308,7 +325,7 @@ static uptr scan_number(struct st *s, uptr p)
         fp = ++p;
         if (p >= end) return fail(s, p, SCAN_E_TRUNCATED);
         if (!IS_DIGIT(*p)) return fail(s, p, bad_byte(p, end));
-        while (p < end && IS_DIGIT(*p)) p++;
+        p = skip_digits(p, end);
         flen = (size_t)(p - fp);
     }
     if (p < end && (*p | 0x20) == 'e') {
