@@ -21,6 +21,24 @@ static size_t env_size(const char *name, size_t def)
     return v && *v ? strtoull(v, NULL, 10) : def;
 }
 
+/* Threads of this process whose name (/proc/self/task/<tid>/comm) is name. */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d)) != NULL;) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        n += strcmp(comm, name) == 0;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 ITEST_T(router_exactly_once_two_shards, 600)
 {
     log_set_level(LOG_ERROR);
@@ -43,6 +61,8 @@ ITEST_T(router_exactly_once_two_shards, 600)
     struct err e = {0};
     int64_t t0 = rt_now_ms();
     ASSERT_OK(router_new(&env.cfg, RT_WORKER, &r, &e), e);
+    /* the upload pool's threads carry their name (top -H, perf --sort comm) */
+    EXPECT_EQ_INT(threads_named("lf-upload"), env.cfg.router.upload_threads);
     struct rt_run runs[2];
     rt_run_shards(&env, r, feeds, 2, runs, 500, 0);
     struct router_stats st;
