@@ -79,7 +79,6 @@ struct st {
     size_t nfields;
     const struct scan_keys *keys;
     struct scan_key_memo *memo;
-    unsigned nkeys;     /* keys seen so far, at any depth */
     unsigned ws;        /* ws_tab bits of the whitespace seen */
     char *scratch;      /* next free scratch byte */
     size_t members;
@@ -561,8 +560,9 @@ static uptr parse(struct st *s, uptr p, unsigned max_depth, int *top_obj)
 {
     uptr end = s->end, cstart = NULL;
     uint64_t stk[SCAN_MAX_DEPTH / 64];
-    unsigned nest = 0;
-    int cur = -1, esc;
+    unsigned nest = 0, nkeys = 0; /* nkeys: keys seen so far, at any depth */
+    int cur = -1, esc, in_obj = 0; /* in_obj: the innermost open container is an object */
+    struct memo_key *memo = s->memo ? s->memo->k : NULL;
 
     p = skip_ws(s, p, end);
     *top_obj = p < end && *p == '{';
@@ -578,6 +578,7 @@ value:
         if (obj) stk[nest >> 6] |= 1ull << (nest & 63);
         else stk[nest >> 6] &= ~(1ull << (nest & 63));
         nest++;
+        in_obj = obj;
         p = skip_ws(s, p + 1, end);
         if (p < end && *p == (obj ? '}' : ']')) {
             p++;
@@ -625,8 +626,8 @@ key:
     if (*p != '"') FAIL(p, bad_byte(p, end));
     {
         uptr k = p + 1;
-        struct memo_key *mk = s->memo && s->nkeys < MEMO_KEYS ? &s->memo->k[s->nkeys] : NULL;
-        s->nkeys++;
+        struct memo_key *mk = memo && nkeys < MEMO_KEYS ? memo + nkeys : NULL;
+        nkeys++;
         if (mk && mk->n1 && memo_eq(k, end, mk)) {
             p = k + mk->n1; /* the same bytes as a key that scanned clean */
             if (nest == 1) {
@@ -644,6 +645,10 @@ key:
             if (mk) memo_put(mk, k, n, esc, nest == 1 ? cur : MEMO_NO_IDX);
         }
     }
+    if (p < end && *p == ':') { /* compact JSON */
+        p++;
+        goto value;
+    }
     p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
     if (*p != ':') FAIL(p, bad_byte(p, end));
@@ -652,6 +657,7 @@ key:
 
 closed: /* a container ended just before p */
     nest--;
+    in_obj = nest && TOP_IS_OBJ();
     if (nest == 1 && cur >= 0)
         set_field(s, cur, p[-1] == '}' ? SCAN_T_OBJECT : SCAN_T_ARRAY, cstart,
                   (size_t)(p - cstart), 0);
@@ -660,7 +666,7 @@ after: /* a value ended just before p */
     if (nest == 0) return p;
     p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
-    if (TOP_IS_OBJ()) {
+    if (in_obj) {
         if (*p == ',') {
             p = skip_ws(s, p + 1, end);
             goto key;
