@@ -4,9 +4,13 @@
  * over a bit stack of open containers, so depth costs no C stack.  Strings,
  * which are most of a log record's bytes, are skipped 16 bytes at a time with
  * SSE2 (a plain byte loop elsewhere) until a quote, backslash, control byte
- * or non-ASCII byte; only those take the slow path.  Numbers are checked for
- * the grammar and for jansson's range limits without converting them, except
- * for the rare real whose magnitude is within one decade of DBL_MAX.
+ * or non-ASCII byte; only those take the slow path, and a value that closes
+ * within its first 16 bytes never leaves the parse loop.  A key is first
+ * compared with the key the same ordinal held in recent records (the
+ * caller's scan_key_memo): equal bytes skip both the scan and the lookup.
+ * Numbers are checked for the grammar (digit runs 16 bytes at a time) and
+ * for jansson's range limits without converting them, except for the rare
+ * real whose magnitude is within one decade of DBL_MAX.
  */
 #include "worker/scan.h"
 #include "common/mem.h"
