@@ -496,7 +496,6 @@ static void run_job(struct uthread *t, struct upl_job *j)
 static void *thread_main(void *arg)
 {
     struct uthread *t = arg;
-    pthread_setname_np(pthread_self(), "lf-upload");
     for (struct upl_job *j; (j = pop(t->u)) != NULL;) run_job(t, j);
     return NULL;
 }
@@ -599,6 +598,8 @@ int uploader_new(const struct uploader_opts *o, struct uploader **out, struct er
         if (rc == 0 && pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             s3_free(t->s3);
             rc = err_set(e, -EAGAIN, ERR_RETRY, "uploader: cannot start a thread");
+        } else if (rc == 0) {
+            pthread_setname_np(t->tid, "lf-upload"); /* named once uploader_new returns */
         }
         if (rc) {
             buf_free(&t->key);
