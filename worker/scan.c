@@ -668,6 +668,10 @@ closed: /* a container ended just before p */
     if (nest == 0) s->close = p - 1;
 after: /* a value ended just before p */
     if (nest == 0) return p;
+    if (in_obj && end - p >= 2 && p[0] == ',' && p[1] == '"') { /* compact JSON */
+        p++;
+        goto key;
+    }
     p = skip_ws(s, p, end);
     if (p >= end) FAIL(p, SCAN_E_TRUNCATED);
     if (in_obj) {
