@@ -85,9 +85,9 @@ $(BINDIR)/logfleetctl: $(BUILD)/ops/main.o $(OBJ_OPS) $(BUILD)/liblogfleet.a
 $(BUILD)/tests/run_tests: $(TEST_OBJ) $(BUILD)/liblogfleet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/liblogfleet.a
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h $(BUILD)/liblogfleet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 docs/config.md: $(BINDIR)/logfleetctl
 	@if [ "$(SAN)" != 1 ]; then $(BINDIR)/logfleetctl config-doc > $@.tmp && mv $@.tmp $@; fi

@@ -23,54 +23,8 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/mem.h"
-#include "worker/loggen.h"
+#include "tests/bench/bench_util.h"
 #include "worker/router_route.h"
-
-struct corpus {
-    char *data;
-    size_t len;
-    size_t *off; /* record i: data[off[i] .. off[i+1]-1), '\n' excluded */
-    size_t n;
-};
-
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    struct buf b;
-    buf_init(&b, 1 << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
-    fclose(f);
-    return buf_steal(&b, NULL);
-}
-
-static void make_corpus(struct corpus *c, size_t bytes)
-{
-    struct loggen *g = loggen_new(42);
-    struct buf b;
-    size_t cap = bytes / 512 + 16;
-    buf_init(&b, bytes + (1 << 20));
-    c->off = xmalloc(cap * sizeof *c->off);
-    c->n = 0;
-    int64_t ts = INT64_C(1795435200000);
-    while (b.len < bytes) {
-        if (c->n + 2 > cap) c->off = xrealloc(c->off, (cap *= 2) * sizeof *c->off);
-        c->off[c->n++] = b.len;
-        if (loggen_record(g, ts += 3, &b) < 0 || buf_append(&b, "\n", 1)) break;
-    }
-    c->off[c->n] = b.len;
-    c->data = buf_steal(&b, &c->len);
-    loggen_free(g);
-}
 
 /* One pass over the corpus; returns thread CPU seconds, counts dead ones. */
 static double pass(const struct router_rules *r, struct router_scratch *s, const struct corpus *c,
@@ -82,7 +36,7 @@ static double pass(const struct router_rules *r, struct router_scratch *s, const
     double t0 = thread_cpu_s();
     for (size_t i = 0; i < c->n; i++) {
         const char *p = c->data + c->off[i];
-        size_t n = c->off[i + 1] - c->off[i] - 1;
+        size_t n = corpus_rec_len(c, i);
         struct router_route rt;
         router_route(r, s, p, n, l.arrival_ms, &rt);
         if (rt.type < 0) {
@@ -101,16 +55,9 @@ static double pass(const struct router_rules *r, struct router_scratch *s, const
     return thread_cpu_s() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *what, double *v, int reps, const struct corpus *c)
 {
-    qsort(v, (size_t)reps, sizeof *v, cmp_double);
-    double med = reps % 2 ? v[reps / 2] : (v[reps / 2 - 1] + v[reps / 2]) / 2;
+    double med = bench_median(v, reps); /* and v sorted */
     double mib = (double)c->len / (1 << 20);
     printf("%-7s %7.1f ns/record [%.1f-%.1f]  %7.1f MiB/s  %5.2f M records/s\n", what,
            med * 1e9 / (double)c->n, v[0] * 1e9 / (double)c->n,
@@ -125,13 +72,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_route [MiB 1-4096] [repetitions 1-99]\n");
         return 2;
     }
-    const char *root = getenv("LOGFLEET_ROOT");
-    char *path = xasprintf("%s/tests/data/types30.conf", root && *root ? root : ".");
-    char *types = read_file(path);
-    if (!types) {
-        fprintf(stderr, "bench_route: cannot read %s\n", path);
-        return 2;
-    }
+    char *types = bench_types30("bench_route");
     char *text = xasprintf("app = \"bench\";\ncoord: { dsn = \"postgresql://127.0.0.1:1/none\"; };\n"
                            "aws: { region = \"us-east-1\"; imds_disabled = true; };\n"
                            "s3: { endpoint = \"http://127.0.0.1:1\"; bucket = \"none\"; };\n"
@@ -146,7 +87,7 @@ int main(int argc, char **argv)
     }
     struct router_scratch *s = router_scratch_new(r);
     struct corpus c;
-    make_corpus(&c, mib << 20);
+    corpus_make(&c, mib << 20, 42, INT64_C(1795435200000));
     struct buf stage;
     buf_init(&stage, 1 << 20);
     printf("%zu records of 30 types (avg %zu B), %zu MiB, thread CPU time, median of %d\n", c.n,
@@ -163,13 +104,11 @@ int main(int argc, char **argv)
     free(tr);
     free(ts);
     buf_free(&stage);
-    free(c.data);
-    free(c.off);
+    corpus_free(&c);
     router_scratch_free(s);
     router_rules_free(r);
     config_free(&cfg);
     free(text);
     free(types);
-    free(path);
     return 0;
 }

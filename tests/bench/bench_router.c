@@ -46,17 +46,11 @@
 #include "common/mem.h"
 #include "lease/schema.h"
 #include "sinks/gz.h"
+#include "tests/bench/bench_util.h"
 #include "worker/loggen.h"
 #include "worker/router.h"
 
 #define BATCH 500
-
-struct corpus {
-    char *data;          /* records, each followed by '\n' */
-    size_t len;
-    size_t *off;         /* record i: data[off[i] .. off[i+1]-1) */
-    size_t n;
-};
 
 struct shard {
     const char *id;
@@ -141,25 +135,6 @@ static const char *env_or_die(const char *k)
     return v;
 }
 
-static void make_corpus(struct corpus *c, size_t bytes, uint64_t seed)
-{
-    struct loggen *g = loggen_new(seed);
-    struct buf b;
-    size_t cap = bytes / 512 + 16;
-    buf_init(&b, bytes + (1 << 20));
-    c->off = xmalloc(cap * sizeof *c->off);
-    c->n = 0;
-    int64_t ts = INT64_C(1795435200000);
-    while (b.len < bytes) {
-        if (c->n + 2 > cap) c->off = xrealloc(c->off, (cap *= 2) * sizeof *c->off);
-        c->off[c->n++] = b.len;
-        if (loggen_record(g, ts += 3, &b) < 0 || buf_append(&b, "\n", 1)) break;
-    }
-    c->off[c->n] = b.len;
-    c->data = buf_steal(&b, &c->len);
-    loggen_free(g);
-}
-
 /* ---- the checkpointer: the lease row, as logfleetd's fenced write does ---- */
 
 static enum ckpt_result ck(struct checkpointer *cp, const char *seq, int64_t sub)
@@ -204,7 +179,7 @@ static void *shard_main(void *arg)
                 memcpy(seqs[j], seq, seqlen + 1);
                 for (size_t d = seqlen; d-- > 0 && ++seq[d] > '9';) seq[d] = '0';
                 v[j] = (struct proc_record){.data = s->c.data + s->c.off[i + j],
-                                            .len = s->c.off[i + j + 1] - s->c.off[i + j] - 1,
+                                            .len = corpus_rec_len(&s->c, i + j),
                                             .seq = seqs[j], .arrival_ms = arrival++};
             }
             struct proc_batch b = {v, k, 0};
@@ -229,13 +204,6 @@ struct gzjob {
     size_t out;
     double cpu;          /* thread CPU seconds */
 };
-
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *gz_main(void *arg)
 {
@@ -404,25 +372,6 @@ static int nullsink_start(struct nullsink *s)
 
 /* ---- setup ---- */
 
-static char *read_types(void)
-{
-    const char *root = getenv("LOGFLEET_ROOT");
-    char *path = xasprintf("%s/tests/data/types30.conf", root && *root ? root : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bench_router: cannot read %s\n", path);
-        exit(2);
-    }
-    struct buf b;
-    buf_init(&b, 1 << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
-    fclose(f);
-    free(path);
-    return buf_steal(&b, NULL);
-}
-
 static void sql(const char *q)
 {
     PGconn *pg = PQconnectdb(env_or_die("COORD_DSN"));
@@ -436,7 +385,7 @@ static void sql(const char *q)
 static void load_config(struct lf_config *c, const char *schema, const char *app, const char *prefix,
                         const char *endpoint)
 {
-    char *types = read_types();
+    char *types = bench_types30("bench_router");
     char *text = xasprintf(
         "app = \"%s\";\ncoord: { dsn = \"%s\"; schema = \"%s\"; };\n"
         "aws: { region = \"%s\"; access_key_id = \"%s\"; secret_access_key = \"%s\";"
@@ -566,21 +515,9 @@ struct reps {
     double wall[MAX_REPS], cpu[MAX_REPS];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void print_reps(const char *what, struct reps *r)
 {
-    double w = median(r->wall, r->n), c = median(r->cpu, r->n);
+    double w = bench_median(r->wall, r->n), c = bench_median(r->cpu, r->n);
     printf("\n  %s:\n    by wall clock %.0f%% [%.0f-%.0f]; per CPU-second (whole process) %.0f%%"
            " [%.0f-%.0f]", what, w, r->wall[0], r->wall[r->n - 1], c, r->cpu[0], r->cpu[r->n - 1]);
 }
@@ -601,7 +538,8 @@ int main(int argc, char **argv)
     }
     log_set_level(LOG_WARN);
     struct corpus cs[2];
-    for (int i = 0; i < 2; i++) make_corpus(&cs[i], mib << 20, 20261122 + (uint64_t)i);
+    for (int i = 0; i < 2; i++)
+        corpus_make(&cs[i], mib << 20, 20261122 + (uint64_t)i, INT64_C(1795435200000));
     double corpus_mb = (double)(cs[0].len + cs[1].len) / (1 << 20);
     printf("bench_router: %d cores; source in memory (never the bottleneck)\n",
            (int)sysconf(_SC_NPROCESSORS_ONLN));
@@ -638,8 +576,7 @@ int main(int argc, char **argv)
     printf("\npeak RSS %.1f MiB (of which the in-memory source corpus %.1f MiB; target <= 256)\n",
            ru.ru_maxrss / 1024.0, corpus_mb);
     for (int i = 0; i < 2; i++) {
-        free(cs[i].data);
-        free(cs[i].off);
+        corpus_free(&cs[i]);
     }
     return rc;
 }

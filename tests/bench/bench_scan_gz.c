@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "sinks/gz.h"
+#include "tests/bench/bench_util.h"
 #include "worker/loggen.h"
 #include "worker/scan.h"
 
@@ -35,52 +36,6 @@
 #define MEMBER_BYTES (64u << 20) /* one gzip member (S3 object) per 64 MiB in */
 #define STAGE_BYTES (64u << 10)
 
-struct corpus {
-    char *data;      /* records, each followed by '\n' */
-    size_t len;
-    size_t *off;     /* record i is data[off[i] .. off[i+1]-1) without '\n' */
-    size_t n;
-};
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double median3(double a[REPS])
-{
-    double x = a[0], y = a[1], z = a[2];
-    if (x > y) { double t = x; x = y; y = t; }
-    if (y > z) y = z;
-    return x > y ? x : y;
-}
-
-static void make_corpus(struct corpus *c, size_t bytes)
-{
-    struct loggen *g = loggen_new(20261122);
-    struct buf b;
-    size_t cap = bytes / 512 + 16;
-    buf_init(&b, bytes + (1 << 20));
-    c->off = xmalloc(cap * sizeof *c->off);
-    c->n = 0;
-    int64_t ts = INT64_C(1795305600000);
-    while (b.len < bytes) {
-        if (c->n + 2 > cap) c->off = xrealloc(c->off, (cap *= 2) * sizeof *c->off);
-        c->off[c->n++] = b.len;
-        if (loggen_record(g, ts += 3, &b) < 0 || buf_append(&b, "\n", 1)) break;
-    }
-    c->off[c->n] = b.len;
-    c->data = buf_steal(&b, &c->len);
-    loggen_free(g);
-}
-
-static inline size_t rec_len(const struct corpus *c, size_t i)
-{
-    return c->off[i + 1] - c->off[i] - 1;
-}
-
 /* ---- the measured loops; each returns CPU seconds ---- */
 
 static double run_scan(const struct corpus *c, size_t *bad)
@@ -94,18 +49,18 @@ static double run_scan(const struct corpus *c, size_t *bad)
                           .scratch_len = sizeof scratch, .keys = keys, .memo = memo};
     size_t fails = 0;
     int64_t sum = 0;
-    double t0 = cpu_s();
+    double t0 = thread_cpu_s();
     for (size_t i = 0; i < c->n; i++) {
         struct scan_field f[2] = {{"type", 4, 0, 0, 0}, {"ts", 2, 0, 0, 0}};
         struct scan_result r;
         int64_t ms;
-        if (scan_record(c->data + c->off[i], rec_len(c, i), f, 2, &r, &o) ||
+        if (scan_record(c->data + c->off[i], corpus_rec_len(c, i), f, 2, &r, &o) ||
             scan_time_ms(f[1].type, f[1].val, f[1].val_len, &ms))
             fails++;
         else
             sum += ms + (int64_t)f[0].val_len;
     }
-    double t = cpu_s() - t0;
+    double t = thread_cpu_s() - t0;
     *bad = fails + (sum == 42); /* keeps the work observable */
     scan_key_memo_free(memo);
     scan_keys_free(keys);
@@ -115,13 +70,13 @@ static double run_scan(const struct corpus *c, size_t *bad)
 static double run_jansson(const struct corpus *c)
 {
     size_t found = 0;
-    double t0 = cpu_s();
+    double t0 = thread_cpu_s();
     for (size_t i = 0; i < c->n; i++) {
-        json_t *j = json_loadb(c->data + c->off[i], rec_len(c, i), 0, NULL);
+        json_t *j = json_loadb(c->data + c->off[i], corpus_rec_len(c, i), 0, NULL);
         if (j && json_string_value(json_object_get(j, "type"))) found++;
         json_decref(j);
     }
-    double t = cpu_s() - t0;
+    double t = thread_cpu_s() - t0;
     if (found != c->n) fprintf(stderr, "jansson: %zu of %zu parsed\n", found, c->n);
     return t;
 }
@@ -134,7 +89,7 @@ static double run_gz(const struct corpus *c, size_t feed, size_t *out_total)
     if (gz_new(GZ_LEVEL_DEFAULT, &g)) exit(1);
     buf_init(&out, MEMBER_BYTES);
     size_t total = 0, in_member = 0;
-    double t0 = cpu_s();
+    double t0 = thread_cpu_s();
     for (size_t i = 0, pos = 0; pos < c->len;) {
         size_t k = feed ? (c->len - pos < feed ? c->len - pos : feed) : c->off[i + 1] - pos;
         if (gz_write(g, c->data + pos, k, &out)) exit(1);
@@ -147,7 +102,7 @@ static double run_gz(const struct corpus *c, size_t feed, size_t *out_total)
             in_member = 0;
         }
     }
-    double t = cpu_s() - t0;
+    double t = thread_cpu_s() - t0;
     *out_total = total;
     gz_free(g);
     buf_free(&out);
@@ -161,7 +116,7 @@ static double run_zlib(const struct corpus *c, size_t *out_total)
     if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) exit(1);
     static unsigned char out[1 << 17];
     size_t total = 0;
-    double t0 = cpu_s();
+    double t0 = thread_cpu_s();
     for (size_t pos = 0; pos < c->len;) {
         size_t k = c->len - pos < 65536 ? c->len - pos : 65536;
         z.next_in = (Bytef *)(c->data + pos);
@@ -175,7 +130,7 @@ static double run_zlib(const struct corpus *c, size_t *out_total)
             total += sizeof out - z.avail_out;
         } while (z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
     }
-    double t = cpu_s() - t0;
+    double t = thread_cpu_s() - t0;
     deflateEnd(&z);
     *out_total = total;
     return t;
@@ -247,13 +202,13 @@ static double run_router(const struct corpus *c, int nlanes, size_t *out_total, 
     struct scan_opts o = {.max_size = sizeof scratch, .scratch = scratch,
                           .scratch_len = sizeof scratch, .keys = keys, .memo = memo};
     size_t fails = 0;
-    double t0 = cpu_s();
+    double t0 = thread_cpu_s();
     for (size_t i = 0; i < c->n; i++) {
         const char *rec = c->data + c->off[i];
         struct scan_field f[2] = {{"type", 4, 0, 0, 0}, {"ts", 2, 0, 0, 0}};
         struct scan_result r;
         int64_t ms;
-        if (scan_record(rec, rec_len(c, i), f, 2, &r, &o) ||
+        if (scan_record(rec, corpus_rec_len(c, i), f, 2, &r, &o) ||
             scan_time_ms(f[1].type, f[1].val, f[1].val_len, &ms)) {
             fails++;
             continue;
@@ -276,7 +231,7 @@ static double run_router(const struct corpus *c, int nlanes, size_t *out_total, 
         lane_flush(&lanes[i], 1);
         total += lanes[i].total;
     }
-    double t = cpu_s() - t0;
+    double t = thread_cpu_s() - t0;
     for (int i = 0; i < LOGGEN_NTYPES; i++) {
         gz_free(lanes[i].g);
         buf_free(&lanes[i].stage), buf_free(&lanes[i].out);
@@ -296,7 +251,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct corpus c;
-    make_corpus(&c, mib << 20);
+    corpus_make(&c, mib << 20, 20261122, INT64_C(1795305600000));
     double mb = (double)c.len / (1 << 20), ts[REPS], t;
     size_t bad = 0, bad_router = 0, gzo = 0, gzr = 0, zo = 0, ro = 0;
     printf("bench_scan_gz: %zu records, %.1f MiB, avg %.0f B/record, gz backend %s, "
@@ -304,7 +259,7 @@ int main(int argc, char **argv)
            c.n, mb, (double)c.len / (double)c.n, gz_backend(), REPS);
 
     for (int i = 0; i < REPS; i++) ts[i] = run_scan(&c, &bad);
-    double scan_s = median3(ts);
+    double scan_s = bench_median(ts, REPS);
     printf("scan_record+ts     %8.1f MiB/s  %6.2f M records/s  (%zu rejected)\n", mb / scan_s,
            (double)c.n / scan_s / 1e6, bad);
 
@@ -321,17 +276,17 @@ int main(int argc, char **argv)
         rts[i] = run_router(&c, LOGGEN_NTYPES, &ro, &bad_router);
         r1s[i] = run_router(&c, 1, &r1o, &bad_router);
     }
-    double gz_s = median3(ts), rt = median3(rts), r1 = median3(r1s);
+    double gz_s = bench_median(ts, REPS), rt = bench_median(rts, REPS), r1 = bench_median(r1s, REPS);
     printf("gz %s -1, 64K feed %8.1f MiB/s  ratio %.2f\n", gz_backend(), mb / gz_s,
            (double)c.len / (double)gzo);
 
     for (int i = 0; i < REPS; i++) ts[i] = run_gz(&c, 0, &gzr);
-    t = median3(ts);
+    t = bench_median(ts, REPS);
     printf("gz %s -1, per rec  %8.1f MiB/s  ratio %.2f\n", gz_backend(), mb / t,
            (double)c.len / (double)gzr);
 
     for (int i = 0; i < REPS; i++) ts[i] = run_zlib(&c, &zo);
-    t = median3(ts);
+    t = bench_median(ts, REPS);
     printf("zlib -1, 64K feed  %8.1f MiB/s  ratio %.2f\n", mb / t, (double)c.len / (double)zo);
 
     printf("scan+splice+gz     %8.1f MiB/s  ratio %.2f  (30 type lanes, 64 KiB staging, "
@@ -340,7 +295,6 @@ int main(int argc, char **argv)
     printf("same, one lane     %8.1f MiB/s  ratio %.2f  (every type into one writer)\n",
            mb / r1, (double)c.len / (double)r1o);
     printf("scan+gz / raw gz = %.0f%%  (one lane: %.0f%%)\n", 100.0 * gz_s / rt, 100.0 * gz_s / r1);
-    free(c.data);
-    free(c.off);
+    corpus_free(&c);
     return 0;
 }
