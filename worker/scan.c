@@ -176,17 +176,24 @@ static uptr scan_escape(struct st *s, uptr p)
 }
 
 /* Skips to the next byte that is not plain string content (or end). */
+#ifdef __SSE2__
+/* Bit i set when p[i] (of 16) is not plain string content. */
+static inline unsigned not_plain16(uptr p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: control bytes and every byte >= 0x80 are < 0x20 */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 static inline uptr skip_plain(uptr p, uptr end)
 {
 #ifdef __SSE2__
-    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    const __m128i sp = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed compare: control bytes and every byte >= 0x80 are < 0x20 */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-                                 _mm_cmplt_epi8(v, sp));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned mask = not_plain16(p);
         if (mask) return p + __builtin_ctz(mask);
         p += 16;
     }
@@ -225,11 +232,7 @@ static inline __attribute__((always_inline)) uptr scan_string_fast(struct st *s,
 {
 #ifdef __SSE2__
     if (s->end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned mask = not_plain16(p);
         if (mask) {
             uptr q = p + __builtin_ctz(mask);
             if (*q == '"') {
