@@ -518,7 +518,6 @@ static void *thread_main(void *arg)
 {
     struct lthread *t = arg;
     struct pool *p = t->p;
-    pthread_setname_np(pthread_self(), "lf-loader");
     while (!pool_stopping(p)) {
         bool probe;
         int64_t wait;
@@ -638,6 +637,7 @@ static int pool_start(struct pool *p, struct err *e)
             lthread_close(&p->lt[i]);
             return err_set(e, -rc, ERR_PERMANENT, "loader: cannot start a %s thread", p->b->name);
         }
+        pthread_setname_np(p->th[i], "lf-loader");
         p->n_th++;
     }
     return 0;

@@ -332,7 +332,6 @@ static bool mb_wait(struct manifest_builder *b, int ms)
 static void *builder_main(void *arg)
 {
     struct manifest_builder *b = arg;
-    pthread_setname_np(pthread_self(), "lf-manifest");
     const struct lf_config *c = b->m.c;
     int check = c->manifest.interval_ms < CHECK_MS ? c->manifest.interval_ms : CHECK_MS;
     int64_t next_full = clock_mono_ms();
@@ -367,6 +366,7 @@ int manifest_builder_start(const struct lf_config *c, struct manifest_builder **
     pthread_cond_init(&b->cv, &ca);
     pthread_condattr_destroy(&ca);
     int rc = pthread_create(&b->th, NULL, builder_main, b);
+    if (rc == 0) pthread_setname_np(b->th, "lf-manifest");
     if (rc) {
         pthread_cond_destroy(&b->cv);
         pthread_mutex_destroy(&b->mu);

@@ -658,7 +658,6 @@ static void *consumer_main(void *arg)
 {
     struct consumer *c = arg;
     struct run r = {.c = c};
-    pthread_setname_np(pthread_self(), "lf-shard");
     char labels[KIN_SHARD_ID_MAX + 8];
     snprintf(labels, sizeof labels, "shard=%s", c->key);
     r.behind = metrics_gauge("logfleet_consumer_millis_behind_latest",
@@ -698,6 +697,7 @@ int consumer_start(const struct consumer_cfg *cfg, struct lease_coord *lc,
     c->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = c->wake_fd < 0 || c->cancel_fd < 0 ? -errno : 0;
     if (rc == 0) rc = -pthread_create(&c->th, NULL, consumer_main, c);
+    if (rc == 0) pthread_setname_np(c->th, "lf-shard");
     if (rc < 0) {
         err_set(e, rc, ERR_RETRY, "consumer %s: %s", li->key, strerror(-rc));
         if (c->wake_fd >= 0) close(c->wake_fd);

@@ -87,7 +87,6 @@ static int64_t take_interval(struct coordinator *co)
 static void *lease_main(void *arg)
 {
     struct coordinator *co = arg;
-    pthread_setname_np(pthread_self(), "lf-lease");
     int64_t renew_every = co->cfg->lease_ms / 3 - EPSILON_MS;
     if (renew_every < 50) renew_every = 50;
     int64_t next_renew = clock_mono_ms(), next_take = next_renew;
@@ -153,7 +152,6 @@ static void sync_once(struct coordinator *co)
 static void *sync_main(void *arg)
 {
     struct coordinator *co = arg;
-    pthread_setname_np(pthread_self(), "lf-shardsync");
     while (!wait_until(co->stop_sync_fd, clock_mono_ms() + co->cfg->shard_sync_ms)) sync_once(co);
     return NULL;
 }
@@ -179,10 +177,12 @@ int coordinator_start(const struct coordinator_cfg *cfg, struct lease_coord *lc,
         sync_once(co);
         rc = -pthread_create(&co->sync_th, NULL, sync_main, co);
         co->sync_running = rc == 0;
+        if (rc == 0) pthread_setname_np(co->sync_th, "lf-shardsync");
     }
     if (rc == 0) {
         rc = -pthread_create(&co->lease_th, NULL, lease_main, co);
         co->lease_running = rc == 0;
+        if (rc == 0) pthread_setname_np(co->lease_th, "lf-lease");
     }
     if (rc < 0) {
         if (e && !e->code) err_set(e, rc, ERR_PERMANENT, "coordinator: %s", strerror(-rc));
