@@ -20,7 +20,13 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#else
+#include <zlib.h>
+#endif
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -94,6 +100,24 @@ void aws_sha256_hex(const void *data, size_t n, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = 0;
+}
+
+void aws_crc32_base64(const void *data, size_t n, char out[16])
+{
+    const unsigned char *p = data ? data : (const unsigned char *)"";
+#ifdef HAVE_ISAL
+    uint32_t crc = crc32_gzip_refl(0, p, (uint64_t)n); /* PCLMUL: ~15x zlib's */
+#else
+    uint32_t crc = 0;
+    for (size_t off = 0; off < n;) { /* zlib takes a uInt length */
+        uInt k = n - off > (1u << 30) ? 1u << 30 : (uInt)(n - off);
+        crc = (uint32_t)crc32(crc, p + off, k);
+        off += k;
+    }
+#endif
+    unsigned char be[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
+                           (unsigned char)(crc >> 8), (unsigned char)crc};
+    EVP_EncodeBlock((unsigned char *)out, be, 4);
 }
 
 /* xorshift64*, one state per thread, seeded on first use. */

@@ -150,6 +150,10 @@ int aws_request(struct aws_client *c, const struct aws_req *req, struct aws_resp
 int aws_uri_encode(struct buf *b, const char *s, size_t n, int keep_slash);
 /* Lowercase hex SHA-256 of data into out[65]. */
 void aws_sha256_hex(const void *data, size_t n, char out[65]);
+/* Base64 of the big-endian CRC-32 (gzip's polynomial) of data into out[16],
+ * as S3's x-amz-checksum-crc32 header carries it ("123456789" ->
+ * "y/Q5Jg=="). */
+void aws_crc32_base64(const void *data, size_t n, char out[16]);
 /* Full-jitter backoff for attempt n (0-based): rand(0, min(cap, base*2^n)). */
 long aws_backoff_ms(int attempt, long base_ms, long cap_ms);
 /* Classifies an HTTP status + AWS error code into RETRY / PERMANENT. */

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* offsetof, failing to compile unless T.f has C type ctype. */
 #define OFF(T, f, ctype) (offsetof(T, f) + 0 * sizeof(_Generic(((T *)0)->f, ctype: 1)))
@@ -256,6 +257,21 @@ static const char *const positions[] = {
     [LF_POSITION_TRIM_HORIZON] = "TRIM_HORIZON", [LF_POSITION_LATEST] = "LATEST",
     [LF_POSITION_AT_TIMESTAMP] = "AT_TIMESTAMP", NULL};
 
+static const char *const payload_signings[] = {
+    [LF_PAYLOAD_AUTO] = "auto", [LF_PAYLOAD_SIGNED] = "signed",
+    [LF_PAYLOAD_UNSIGNED] = "unsigned", NULL};
+
+bool lf_s3_unsigned_payload(const struct lf_config *c)
+{
+    switch (c->s3.payload_signing) {
+    case LF_PAYLOAD_SIGNED: return false;
+    case LF_PAYLOAD_UNSIGNED: return true;
+    case LF_PAYLOAD_AUTO: break;
+    }
+    const char *ep = c->s3.endpoint ? c->s3.endpoint : "";
+    return !*ep || strncasecmp(ep, "https://", 8) == 0;
+}
+
 static int validate_config(const void *obj, struct config_problem *p)
 {
     const struct lf_config *c = obj;
@@ -333,6 +349,12 @@ static const struct config_entry entries[] = {
     {.name = "s3.if_none_match", K_BOOL(C, s3.if_none_match), .def = "true",
      .help = "Send `If-None-Match: *` on uploads so an object is never overwritten; turn "
              "off only for stores that reject the header."},
+    {.name = "s3.payload_signing",
+     K_ENUM(C, s3.payload_signing, enum lf_payload_signing, payload_signings), .def = "auto",
+     .help = "How upload bodies are protected: `signed` (SigV4 covers the body's SHA-256), "
+             "`unsigned` (`UNSIGNED-PAYLOAD` with `x-amz-checksum-crc32`, which S3 checks; "
+             "what the AWS SDKs send over HTTPS, a fraction of the CPU), or `auto`: "
+             "unsigned for an https:// or the default endpoint, signed over plain http."},
 
     {.name = "kinesis.endpoint", K_STRING(C, kinesis.endpoint), .check = &check_url,
      .help = "Kinesis endpoint; empty uses AWS's for the region."},

@@ -29,6 +29,12 @@ enum lf_initial_position {
     LF_POSITION_AT_TIMESTAMP,
 };
 
+enum lf_payload_signing {
+    LF_PAYLOAD_AUTO = 0,   /* unsigned over https (and AWS's default endpoint), else signed */
+    LF_PAYLOAD_SIGNED,     /* SigV4 covers the body's SHA-256 */
+    LF_PAYLOAD_UNSIGNED,   /* UNSIGNED-PAYLOAD + x-amz-checksum-crc32 */
+};
+
 enum lf_dialect {
     LF_DIALECT_REDSHIFT = 0,
     LF_DIALECT_POSTGRES,
@@ -119,6 +125,7 @@ struct lf_s3_config {
     char *bucket;
     char *prefix;
     bool if_none_match;
+    enum lf_payload_signing payload_signing;
 };
 
 struct lf_kinesis_config {
@@ -207,6 +214,9 @@ struct lf_column {
 /* Parses "name:type[:required]"; 0 or -1. */
 int lf_column_parse(const char *spec, struct lf_column *out);
 /* The type's row in c->types, or NULL. */
+/* Whether S3 uploads go UNSIGNED-PAYLOAD with a CRC-32 (s3.payload_signing,
+ * "auto" resolved against s3.endpoint). */
+bool lf_s3_unsigned_payload(const struct lf_config *c);
 const struct lf_type *lf_type_find(const struct lf_config *c, const char *name, size_t len);
 
 /* ---- the table (for the engine, docs and tests) ------------------------- */

@@ -17,6 +17,7 @@
 struct s3 {
     struct aws_client *c;
     char *bucket;
+    int unsigned_payload; /* see s3_set_unsigned_payload */
 };
 
 int s3_new(const struct aws_client_opts *o, const char *bucket, struct s3 **out,
@@ -46,6 +47,21 @@ void s3_free(struct s3 *s)
 }
 
 const char *s3_bucket(const struct s3 *s) { return s->bucket; }
+
+void s3_set_unsigned_payload(struct s3 *s, int on) { s->unsigned_payload = on != 0; }
+
+/* Adds the payload headers of an upload to h[*nh]: nothing when signed
+ * (aws_request hashes the body), else UNSIGNED-PAYLOAD and the body's CRC-32
+ * (computed into crc). */
+static void payload_headers(const struct s3 *s, const void *body, size_t len,
+                            struct aws_header *h, size_t *nh, char crc[16])
+{
+    crc[0] = 0;
+    if (!s->unsigned_payload) return;
+    aws_crc32_base64(body, len, crc);
+    h[(*nh)++] = (struct aws_header){"x-amz-content-sha256", "UNSIGNED-PAYLOAD"};
+    h[(*nh)++] = (struct aws_header){"x-amz-checksum-crc32", crc};
+}
 
 /* ---- request helpers ---------------------------------------------------- */
 
@@ -152,8 +168,8 @@ int s3_put(struct s3 *s, const char *key, const void *body, size_t len,
     struct buf p;
     int rc = obj_path(s, key, &p, e);
     if (rc) return rc;
-    char md5[32];
-    struct aws_header h[3];
+    char md5[32], crc[16];
+    struct aws_header h[5];
     size_t nh = 0;
     h[nh++] = (struct aws_header){"Content-Type", o && o->content_type
                                                       ? o->content_type
@@ -163,6 +179,7 @@ int s3_put(struct s3 *s, const char *key, const void *body, size_t len,
         md5_base64(body, len, md5);
         h[nh++] = (struct aws_header){"Content-MD5", md5};
     }
+    payload_headers(s, body, len, h, &nh, crc);
     /* PUT replaces the whole object with these bytes, so repeating it after a
      * lost reply is harmless; with If-None-Match a repeat cannot overwrite. */
     struct aws_req req = {.method = "PUT", .path = p.data, .headers = h, .n_headers = nh,
@@ -382,12 +399,14 @@ int s3_mpu_create(struct s3 *s, const char *key, const char *content_type,
     struct buf p;
     int rc = obj_path(s, key, &p, e);
     if (rc) return rc;
-    struct aws_header h = {"Content-Type",
-                           content_type ? content_type : "application/octet-stream"};
+    struct aws_header h[2] = {
+        {"Content-Type", content_type ? content_type : "application/octet-stream"},
+        {"x-amz-checksum-algorithm", "CRC32"}}; /* the parts will carry CRC-32s */
     /* A repeat after a lost reply only leaves an unused upload behind, which
      * the bucket's AbortIncompleteMultipartUpload rule reclaims. */
     struct aws_req req = {.method = "POST", .path = p.data, .query = "uploads=",
-                          .headers = &h, .n_headers = 1, .idempotent = 1};
+                          .headers = h, .n_headers = s->unsigned_payload ? 2 : 1,
+                          .idempotent = 1};
     struct aws_resp r;
     aws_resp_init(&r);
     r.body.max = 64 * 1024;
@@ -424,15 +443,20 @@ int s3_mpu_part(struct s3 *s, const char *key, const char *upload_id, int number
     if (rc) return rc;
     buf_init(&q, 4 * UPLOAD_ID_MAX);
     if (upload_query(upload_id, number, &q)) rc = too_long(e, "upload id");
+    struct aws_header h[2];
+    size_t nh = 0;
+    char crc[16];
+    payload_headers(s, body, len, h, &nh, crc);
     /* Uploading a part again replaces it: idempotent. */
-    struct aws_req req = {.method = "PUT", .path = p.data, .query = q.data, .body = body,
-                          .body_len = len, .idempotent = 1};
+    struct aws_req req = {.method = "PUT", .path = p.data, .query = q.data, .headers = h,
+                          .n_headers = nh, .body = body, .body_len = len, .idempotent = 1};
     struct aws_resp r;
     if (rc == 0) rc = request_simple(s, &req, &r, e);
     if (rc == 0 && !r.etag[0]) rc = err_set(e, -EBADMSG, ERR_PERMANENT, "s3: part without ETag");
     if (rc == 0) {
         part->number = number;
         strlcpy_(part->etag, r.etag, sizeof part->etag);
+        memcpy(part->crc32, crc, sizeof part->crc32);
     }
     buf_free(&p);
     buf_free(&q);
@@ -462,7 +486,10 @@ static int complete_body(const struct s3_part *parts, size_t n, struct buf *b)
             return -EINVAL;
         rc = buf_printf(b, "<Part><PartNumber>%d</PartNumber><ETag>", parts[i].number);
         if (rc == 0) rc = xml_escaped(b, parts[i].etag);
-        if (rc == 0) rc = buf_puts(b, "</ETag></Part>");
+        if (rc == 0) rc = buf_puts(b, "</ETag>");
+        if (rc == 0 && parts[i].crc32[0]) /* base64: nothing to escape */
+            rc = buf_printf(b, "<ChecksumCRC32>%s</ChecksumCRC32>", parts[i].crc32);
+        if (rc == 0) rc = buf_puts(b, "</Part>");
     }
     return rc ? rc : buf_puts(b, "</CompleteMultipartUpload>");
 }

@@ -552,7 +552,9 @@ static int make_s3(const struct uploader_opts *o, struct s3 **out, struct err *e
                                  .max_attempts = c->aws.max_attempts,
                                  .retry_base_ms = c->aws.retry_base_ms,
                                  .retry_cap_ms = c->aws.retry_cap_ms};
-    return s3_new(&ao, c->s3.bucket, out, e);
+    if (s3_new(&ao, c->s3.bucket, out, e)) return -1;
+    s3_set_unsigned_payload(*out, lf_s3_unsigned_payload(c));
+    return 0;
 }
 
 static void register_metrics(struct uploader *u)

@@ -177,6 +177,7 @@ int wh_s3_open(const struct lf_config *c, struct wh_s3 *out, struct err *e)
         out->creds = NULL;
         return -1;
     }
+    s3_set_unsigned_payload(out->s3, lf_s3_unsigned_payload(c));
     return 0;
 }
 

@@ -11,7 +11,11 @@
  * times (fresh sequence numbers each pass) through two router processors
  * on two threads, batches of 500 as GetRecords would, with the default
  * router settings: scan, route to 30 types, splice, igzip, upload to the
- * local S3 with If-None-Match, ledger in PostgreSQL, checkpoint.  The clock
+ * local S3 with If-None-Match, ledger in PostgreSQL, checkpoint.  Uploads
+ * go as they would to AWS over HTTPS (s3.payload_signing = auto there):
+ * UNSIGNED-PAYLOAD with a CRC-32 checksum; LOGFLEET_S3_PAYLOAD_SIGNING=signed
+ * measures SHA-256-signed bodies instead (what auto picks over plain http).
+ * The clock
  * stops when both shards' shutdown_requested returned, i.e. every record is
  * in a ledgered object.  Beside it, on the same two cores: raw gz (same
  * level, 64 KiB feeds) of the same bytes, two threads.  Prints records/s,
@@ -390,7 +394,8 @@ static void load_config(struct lf_config *c, const char *schema, const char *app
         "app = \"%s\";\ncoord: { dsn = \"%s\"; schema = \"%s\"; };\n"
         "aws: { region = \"%s\"; access_key_id = \"%s\"; secret_access_key = \"%s\";"
         " imds_disabled = true; };\n"
-        "s3: { endpoint = \"%s\"; bucket = \"%s\"; prefix = \"%s\"; };\n"
+        "s3: { endpoint = \"%s\"; bucket = \"%s\"; prefix = \"%s\";"
+        " payload_signing = \"unsigned\"; };\n"
         "kinesis: { stream = \"bench\"; };\n%s",
         app, env_or_die("COORD_DSN"), schema, env_or_die("AWS_REGION"),
         env_or_die("AWS_ACCESS_KEY_ID"), env_or_die("AWS_SECRET_ACCESS_KEY"),
@@ -436,10 +441,12 @@ static int run_one(const char *label, const char *endpoint, bool stack_sink, str
     size_t recs = (sh[0].c.n + sh[1].c.n) * (size_t)passes;
     printf("\n-- %s (%s)\n", label, endpoint);
     printf("2 shards x %zu MiB x %d passes = %.0f MiB, %zu records (avg %.0f B), "
-           "gz %s level %d, %d upload threads, buffer %d MiB, memory limit %lld MiB\n",
+           "gz %s level %d, %d upload threads, buffer %d MiB, memory limit %lld MiB, "
+           "payload %s\n",
            mib, passes, mb, recs, mb * 1048576 / (double)recs, gz_backend(), cfg.router.gzip_level,
            cfg.router.upload_threads, cfg.router.buffer_bytes >> 20,
-           (long long)(cfg.router.memory_limit_bytes >> 20));
+           (long long)(cfg.router.memory_limit_bytes >> 20),
+           lf_s3_unsigned_payload(&cfg) ? "unsigned + CRC-32" : "signed (SHA-256)");
 
     /* raw gz on the same two cores, same bytes, same level, just before */
     struct gzjob gj[2] = {{&sh[0].c, cfg.router.gzip_level, passes, 0, 0},

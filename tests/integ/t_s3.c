@@ -328,6 +328,99 @@ ITEST_T(s3_wrong_secret_is_permanent_signature_error, 30)
     fix_close(&f);
 }
 
+/* Unsigned payloads (s3.payload_signing): a PUT and a two-part upload go
+ * through the verifying proxy, which checks every x-amz-checksum-crc32 as S3
+ * does, and read back identical. */
+ITEST_T(s3_unsigned_payload_put_and_multipart_pass_the_checksum, 60)
+{
+    struct s3fix f;
+    fix_open(&f, t_env("S3_ENDPOINT"), NULL);
+    s3_set_unsigned_payload(f.s, 1);
+    struct err e;
+    err_clear(&e);
+    size_t n1 = 5u << 20, n2 = 3000;
+    unsigned char *data = xmalloc(n1 + n2);
+    for (size_t i = 0; i < n1 + n2; i++) data[i] = (unsigned char)(i * 13 + i / 4093);
+    char *k1 = key_of(&f, "unsigned/one.bin"), *k2 = key_of(&f, "unsigned/mp.bin");
+    struct s3_put_opts po = {.if_none_match = 1, .content_md5 = 1};
+    struct s3_put_result pr;
+    ASSERT_OK(s3_put(f.s, k1, data, n2, &po, &pr, &e), e);
+    EXPECT_EQ_INT(pr.existed, 0);
+
+    char *id = NULL;
+    ASSERT_OK(s3_mpu_create(f.s, k2, "application/gzip", &id, &e), e);
+    struct s3_part parts[2];
+    ASSERT_OK(s3_mpu_part(f.s, k2, id, 1, data, n1, &parts[0], &e), e);
+    ASSERT_OK(s3_mpu_part(f.s, k2, id, 2, data + n1, n2, &parts[1], &e), e);
+    char want[16];
+    aws_crc32_base64(data + n1, n2, want);
+    EXPECT_EQ_STR(parts[1].crc32, want);
+    ASSERT_OK(s3_mpu_complete(f.s, k2, id, parts, 2, 1, &pr, &e), e);
+    EXPECT_EQ_INT(pr.existed, 0);
+
+    struct buf got;
+    buf_init(&got, 8u << 20);
+    ASSERT_OK(s3_get(f.s, k1, &got, &e), e);
+    EXPECT_TRUE(got.len == n2 && memcmp(got.data, data, n2) == 0);
+    ASSERT_OK(s3_get(f.s, k2, &got, &e), e);
+    EXPECT_TRUE(got.len == n1 + n2 && memcmp(got.data, data, n1 + n2) == 0);
+    buf_free(&got);
+    s3_delete(f.s, k1, &e);
+    s3_delete(f.s, k2, &e);
+    free(id);
+    free(k1);
+    free(k2);
+    free(data);
+    fix_close(&f);
+}
+
+/* A body that does not match its x-amz-checksum-crc32 is refused (400
+ * BadDigest, permanent) and nothing is stored: the proxy checks it as S3
+ * does, so the checksum the unsigned mode relies on is really verified. */
+ITEST_T(s3_unsigned_payload_wrong_checksum_is_bad_digest, 30)
+{
+    struct s3fix f;
+    fix_open(&f, t_env("S3_ENDPOINT"), NULL);
+    struct aws_client_opts o = {.service = "s3", .region = t_env("AWS_REGION"),
+                                .endpoint = t_env("S3_ENDPOINT"), .creds = f.cp,
+                                .timeout_ms = 10000, .max_attempts = 3, .retry_base_ms = 10,
+                                .retry_cap_ms = 50};
+    struct aws_client *c = NULL;
+    struct err e;
+    err_clear(&e);
+    ASSERT_OK(aws_client_new(&o, &c, &e), e);
+    char *key = key_of(&f, "unsigned/bad.bin");
+    char *path = xasprintf("/%s/%s", t_env("BUCKET"), key);
+    char crc[16];
+    aws_crc32_base64("hello, world", 12, crc); /* of other bytes than sent */
+    struct aws_header h[2] = {{"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                              {"x-amz-checksum-crc32", crc}};
+    struct aws_req req = {.method = "PUT", .path = path, .headers = h, .n_headers = 2,
+                          .body = "hello, World", .body_len = 12, .idempotent = 1};
+    struct aws_resp r;
+    aws_resp_init(&r);
+    EXPECT_NE_INT(aws_request(c, &req, &r, &e), 0);
+    EXPECT_EQ_INT(e.http_status, 400);
+    EXPECT_EQ_INT(e.cls, ERR_PERMANENT);
+    EXPECT_CONTAINS(e.msg, "BadDigest");
+    aws_resp_free(&r);
+    struct s3_head_result hr;
+    ASSERT_OK(s3_head(f.s, key, &hr, &e), e);
+    EXPECT_EQ_INT(hr.exists, 0);
+    /* the same request with the right checksum lands */
+    aws_crc32_base64("hello, World", 12, crc);
+    aws_resp_init(&r);
+    ASSERT_OK(aws_request(c, &req, &r, &e), e);
+    aws_resp_free(&r);
+    ASSERT_OK(s3_head(f.s, key, &hr, &e), e);
+    EXPECT_EQ_INT(hr.exists, 1);
+    s3_delete(f.s, key, &e);
+    aws_client_free(c);
+    free(path);
+    free(key);
+    fix_close(&f);
+}
+
 /* ---- against the scripted fake ------------------------------------------ */
 
 static struct fakehttp *fake_fix(struct s3fix *f)
@@ -389,7 +482,7 @@ ITEST_T(s3_complete_lost_reply_is_unknown_outcome, 30)
     fakehttp_push_close(fh);
     struct err e;
     err_clear(&e);
-    struct s3_part p = {1, "\"e1\""};
+    struct s3_part p = {.number = 1, .etag = "\"e1\""};
     struct s3_put_result pr;
     EXPECT_NE_INT(s3_mpu_complete(f.s, "k", "up/id+1", &p, 1, 0, &pr, &e), 0);
     EXPECT_EQ_INT(e.cls, ERR_UNKNOWN_OUTCOME);
@@ -413,7 +506,7 @@ ITEST_T(s3_complete_error_inside_200_is_an_error, 30)
                   "of the specified parts could not be found.</Message></Error>");
     struct err e;
     err_clear(&e);
-    struct s3_part p = {1, "\"e1\""};
+    struct s3_part p = {.number = 1, .etag = "\"e1\""};
     struct s3_put_result pr;
     EXPECT_NE_INT(s3_mpu_complete(f.s, "k", "id", &p, 1, 0, &pr, &e), 0);
     EXPECT_EQ_INT(e.cls, ERR_PERMANENT);
@@ -465,6 +558,59 @@ ITEST_T(s3_mpu_abort_request_shape, 30)
     EXPECT_EQ_STR(r->method, "DELETE");
     EXPECT_EQ_STR(r->path, "/logs/dir/k%201");
     EXPECT_EQ_STR(r->query, "uploadId=Zx%2B%2F%3D");
+    fakehttp_free(fh);
+    fix_close(&f);
+}
+
+/* What each mode puts on the wire: signed, the body's SHA-256 and no
+ * checksum; unsigned, UNSIGNED-PAYLOAD with the CRC-32, CRC32 declared at
+ * create and every part's checksum listed at complete. */
+ITEST_T(s3_payload_signing_request_shapes, 30)
+{
+    struct s3fix f;
+    struct fakehttp *fh = fake_fix(&f);
+    struct err e;
+    err_clear(&e);
+    struct s3_put_result pr;
+    fakehttp_push(fh, 200, "ETag: \"a\"\r\n", "");
+    ASSERT_OK(s3_put(f.s, "k", "abc", 3, NULL, &pr, &e), e);
+    s3_set_unsigned_payload(f.s, 1);
+    fakehttp_push(fh, 200, "ETag: \"b\"\r\n", "");
+    ASSERT_OK(s3_put(f.s, "k", "123456789", 9, NULL, &pr, &e), e);
+    fakehttp_push(fh, 200, NULL,
+                  "<InitiateMultipartUploadResult><UploadId>U1</UploadId>"
+                  "</InitiateMultipartUploadResult>");
+    fakehttp_push(fh, 200, "ETag: \"p1\"\r\n", "");
+    fakehttp_push(fh, 200, NULL,
+                  "<CompleteMultipartUploadResult><ETag>\"m-1\"</ETag>"
+                  "</CompleteMultipartUploadResult>");
+    char *id = NULL;
+    ASSERT_OK(s3_mpu_create(f.s, "k", NULL, &id, &e), e);
+    struct s3_part p;
+    ASSERT_OK(s3_mpu_part(f.s, "k", id, 1, "123456789", 9, &p, &e), e);
+    ASSERT_OK(s3_mpu_complete(f.s, "k", id, &p, 1, 0, &pr, &e), e);
+    ASSERT_TRUE(fakehttp_count(fh) == 5);
+
+    const struct fakehttp_req *r = fakehttp_req_at(fh, 0);
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-content-sha256"),
+                  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_TRUE(fakehttp_header(r, "x-amz-checksum-crc32") == NULL);
+    r = fakehttp_req_at(fh, 1);
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-checksum-crc32"), "y/Q5Jg==");
+    EXPECT_CONTAINS(fakehttp_header(r, "Authorization"), "x-amz-checksum-crc32");
+    r = fakehttp_req_at(fh, 2);
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-checksum-algorithm"), "CRC32");
+    r = fakehttp_req_at(fh, 3);
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-checksum-crc32"), "y/Q5Jg==");
+    EXPECT_EQ_STR(fakehttp_header(r, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+    r = fakehttp_req_at(fh, 4);
+    EXPECT_EQ_STR(r->body, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+                           "<ETag>&quot;p1&quot;</ETag><ChecksumCRC32>y/Q5Jg==</ChecksumCRC32>"
+                           "</Part></CompleteMultipartUpload>");
+    /* the complete itself is small XML: signed as always */
+    EXPECT_TRUE(strcmp(fakehttp_header(r, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD") != 0);
+    free(id);
     fakehttp_free(fh);
     fix_close(&f);
 }

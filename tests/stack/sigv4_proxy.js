@@ -11,7 +11,8 @@
 // once, other services' paths encoded twice; query params decoded,
 // RFC 3986-encoded and sorted; signed headers trimmed with runs of spaces
 // collapsed; payload hash = x-amz-content-sha256 for S3 (checked against the
-// streamed body unless UNSIGNED-PAYLOAD), sha256(body) otherwise.  The scope
+// streamed body unless UNSIGNED-PAYLOAD), sha256(body) otherwise.  An S3
+// body's x-amz-checksum-crc32, when sent, is checked as S3 does (BadDigest).  The scope
 // date must match X-Amz-Date, the clock within 15 min, the region and the
 // service the configured ones.  Rejections carry the CanonicalRequest and
 // StringToSign computed here, and are logged on stderr.
@@ -35,6 +36,24 @@ const SKEW_MS = 15 * 60 * 1000;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding',
   'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'expect']);
+
+// CRC-32 (gzip's polynomial), as S3 checks x-amz-checksum-crc32: Node's
+// own (zlib.crc32, Node >= 20.15) or a table.
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+const crc32 = require('zlib').crc32 || ((buf, crc = 0) => {
+  let c = ~crc;
+  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 255] ^ (c >>> 8);
+  return ~c >>> 0;
+});
+const crc32b64 = (crc) => { const b = Buffer.alloc(4); b.writeUInt32BE(crc >>> 0); return b.toString('base64'); };
 
 const sha256 = (d) => crypto.createHash('sha256').update(d).digest('hex');
 const hmac = (k, d) => crypto.createHmac('sha256', k).update(d).digest();
@@ -295,9 +314,11 @@ function handle(req, res) {
 function forwardS3(req, res, v) {
   forward(req, res, (up) => {
     const h = v.unsigned ? null : crypto.createHash('sha256');
-    let held = null;
+    const wantCrc = req.headers['x-amz-checksum-crc32'];
+    let crc = 0, held = null;
     req.on('data', (c) => {
       if (h) h.update(c);
+      if (wantCrc !== undefined) crc = crc32(c, crc);
       if (held && !up.write(held)) { req.pause(); up.once('drain', () => req.resume()); }
       held = c;
     });
@@ -311,6 +332,12 @@ function forwardS3(req, res, v) {
             { ClientComputedContentSHA256: v.payloadHash, S3ComputedContentSHA256: got });
           return;
         }
+      }
+      if (wantCrc !== undefined && wantCrc !== crc32b64(crc)) {
+        up.abortedByProxy = true;
+        up.destroy();
+        sendError(req, res, 400, 'BadDigest', 'The CRC32 you specified did not match the calculated checksum.');
+        return;
       }
       if (held) up.end(held); else up.end();
     });

@@ -55,6 +55,35 @@ TEST(aws_sha256_hex_known)
     EXPECT_EQ_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(aws_crc32_base64_known)
+{
+    char c[16];
+    aws_crc32_base64("123456789", 9, c); /* the CRC-32 check value cbf43926 */
+    EXPECT_EQ_STR(c, "y/Q5Jg==");
+    aws_crc32_base64(NULL, 0, c);
+    EXPECT_EQ_STR(c, "AAAAAA==");
+    /* a long buffer: against a bitwise CRC-32 */
+    size_t n = 300000;
+    unsigned char *b = malloc(n);
+    ASSERT_TRUE(b != NULL);
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (unsigned char)(i * 131 + (i >> 9));
+        crc ^= b[i];
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+    }
+    crc = ~crc;
+    unsigned char be[4] = {crc >> 24, (crc >> 16) & 255, (crc >> 8) & 255, crc & 255};
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char want[9] = {b64[be[0] >> 2], b64[((be[0] & 3) << 4) | (be[1] >> 4)],
+                    b64[((be[1] & 15) << 2) | (be[2] >> 6)], b64[be[2] & 63], b64[be[3] >> 2],
+                    b64[(be[3] & 3) << 4], '=', '=', 0};
+    aws_crc32_base64(b, n, c);
+    EXPECT_EQ_STR(c, want);
+    free(b);
+}
+
 TEST(aws_backoff_full_jitter_bounds)
 {
     for (int attempt = 0; attempt < 8; attempt++) {

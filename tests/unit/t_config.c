@@ -90,6 +90,8 @@ TEST(config_defaults)
     EXPECT_EQ_STR(c.s3.bucket, "logs");
     EXPECT_EQ_STR(c.s3.prefix, "");
     EXPECT_EQ_INT(c.s3.if_none_match, 1);
+    EXPECT_EQ_INT(c.s3.payload_signing, LF_PAYLOAD_AUTO);
+    EXPECT_TRUE(lf_s3_unsigned_payload(&c)); /* AWS's endpoint is https */
     EXPECT_EQ_STR(c.kinesis.endpoint, "");
     EXPECT_EQ_STR(c.kinesis.stream, "s");
     EXPECT_EQ_INT(c.kinesis.initial_position, LF_POSITION_TRIM_HORIZON);
@@ -199,6 +201,43 @@ TEST(config_err_enum)
     EXPECT_LOAD_ERR(MIN_CONF "log_level = \"INFO\";\n",
                     "logfleet.conf:4: log_level: expected one of debug, info, warn, error, got "
                     "\"INFO\"");
+}
+
+/* s3.payload_signing: "auto" follows the endpoint's scheme; the other two
+ * are what they say whatever the endpoint. */
+TEST(config_payload_signing_resolves_by_endpoint)
+{
+    clear_env();
+    static const struct {
+        const char *mode, *endpoint;
+        int want_unsigned;
+    } cases[] = {
+        {"auto", "", 1},
+        {"auto", "https://s3.eu-west-1.amazonaws.com", 1},
+        {"auto", "https://minio.internal:9000", 1},
+        {"auto", "http://127.0.0.1:9000", 0},
+        {"signed", "https://s3.amazonaws.com", 0},
+        {"signed", "", 0},
+        {"unsigned", "http://127.0.0.1:9000", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "coord = { dsn = \"x\"; };\n"
+                 "s3 = { bucket = \"logs\"; endpoint = \"%s\"; payload_signing = \"%s\"; };\n"
+                 "kinesis = { stream = \"s\"; };\n",
+                 cases[i].endpoint, cases[i].mode);
+        struct lf_config c;
+        struct err e = {0};
+        ASSERT_OK(load(text, &c, &e), e);
+        EXPECT_EQ_INT(lf_s3_unsigned_payload(&c), cases[i].want_unsigned);
+        config_free(&c);
+    }
+    EXPECT_LOAD_ERR("coord = { dsn = \"x\"; };\n"
+                    "kinesis = { stream = \"s\"; };\n"
+                    "s3 = { bucket = \"logs\"; payload_signing = \"none\"; };\n",
+                    "logfleet.conf:3: s3.payload_signing: expected one of auto, signed, "
+                    "unsigned, got \"none\"");
 }
 
 TEST(config_err_syntax)
