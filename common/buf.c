@@ -1,5 +1,6 @@
 /* buf.c — bounded growable buffer. */
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/mem.h"
 
 #include <errno.h>
@@ -82,4 +83,20 @@ char *buf_steal(struct buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return d;
+}
+
+int buf_read_file(struct buf *b, const char *path, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, -errno, ERR_PERMANENT, "%s: cannot open: %s", path, strerror(errno));
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(b, chunk, n))
+            rc = err_set(e, -E2BIG, ERR_PERMANENT, "%s: larger than %zu bytes", path, b->max);
+    if (!rc && ferror(f))
+        rc = err_set(e, -EIO, ERR_PERMANENT, "%s: cannot read: %s", path, strerror(errno));
+    fclose(f);
+    return rc;
 }

@@ -28,4 +28,12 @@ char *buf_reserve(struct buf *b, size_t n);
 /* Gives up ownership of the data (caller frees) and resets b. */
 char *buf_steal(struct buf *b, size_t *len);
 
+struct err;
+/* Appends the whole file at path (a config or properties file, not a
+ * stream).  0, or PERMANENT in e with the path first:
+ *   "<path>: cannot open: <strerror>"   (-errno)
+ *   "<path>: larger than <max> bytes"   (-E2BIG)
+ *   "<path>: cannot read: <strerror>"   (-EIO) */
+int buf_read_file(struct buf *b, const char *path, struct err *e);
+
 #endif

@@ -754,29 +754,12 @@ int config_load_string(const char *text, const char *name, struct lf_config *out
     return load_text(text, name, NULL, out, e);
 }
 
-static int read_file(const char *path, struct buf *b, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, -errno, ERR_PERMANENT, "%s: cannot open: %s", path, strerror(errno));
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(b, chunk, n))
-            rc = err_set(e, -E2BIG, ERR_PERMANENT, "%s: larger than %u bytes", path,
-                         MAX_FILE_BYTES);
-    if (!rc && ferror(f))
-        rc = err_set(e, -EIO, ERR_PERMANENT, "%s: cannot read: %s", path, strerror(errno));
-    fclose(f);
-    return rc;
-}
-
 int config_load(const char *path, struct lf_config *out, struct err *e)
 {
     if (!path) return load_text(NULL, "environment", NULL, out, e);
     struct buf b;
     buf_init(&b, MAX_FILE_BYTES);
-    int rc = read_file(path, &b, e);
+    int rc = buf_read_file(&b, path, e);
     if (!rc) {
         char *dir = xstrdup(path), *slash = strrchr(dir, '/');
         if (slash) *slash = 0;

@@ -54,21 +54,6 @@ static pid_t ml_pgid(void *ctx, const struct processor *p)
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int read_file(const char *path, struct buf *b, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, -errno, ERR_PERMANENT, "%s: %s", path, strerror(errno));
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(b, chunk, n) < 0)
-            rc = err_set(e, -E2BIG, ERR_PERMANENT, "%s: larger than %u bytes", path, PROPS_MAX);
-    if (rc == 0 && ferror(f)) rc = err_set(e, -EIO, ERR_PERMANENT, "%s: read error", path);
-    fclose(f);
-    return rc;
-}
-
 static int note_key(void *ctx, const char *key, const char *value, int line, struct err *e)
 {
     (void)value, (void)line, (void)e;
@@ -160,7 +145,7 @@ int kclapp_load(const char *path, struct kclapp **out, struct err *e)
     struct buf b;
     buf_init(&b, PROPS_MAX);
     int rc = locate(a, path, e);
-    if (rc == 0) rc = read_file(a->path, &b, e);
+    if (rc == 0) rc = buf_read_file(&b, a->path, e);
     if (rc == 0) rc = kcl_props_parse(b.data ? b.data : "", b.len, path, &a->p, e);
     if (rc == 0) rc = kcl_props_scan(b.data ? b.data : "", b.len, path, note_key, a, e);
     if (rc == 0) rc = kcl_props_split_command(a->p.executable_name, &a->argv, e) < 0 ? -EINVAL : 0;

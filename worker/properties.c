@@ -458,18 +458,9 @@ int kcl_props_parse(const char *text, size_t len, const char *name, struct kcl_p
 
 int kcl_props_load(const char *path, struct kcl_props *p, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, -errno, ERR_PERMANENT, "%s: %s", path, strerror(errno));
     struct buf b;
     buf_init(&b, PROPS_MAX_FILE);
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, n) < 0)
-            rc = err_set(e, -E2BIG, ERR_PERMANENT, "%s: larger than %u bytes", path, PROPS_MAX_FILE);
-    if (rc == 0 && ferror(f)) rc = err_set(e, -EIO, ERR_PERMANENT, "%s: read error", path);
-    fclose(f);
+    int rc = buf_read_file(&b, path, e);
     if (rc == 0) rc = kcl_props_parse(b.data ? b.data : "", b.len, path, p, e);
     buf_free(&b);
     return rc;

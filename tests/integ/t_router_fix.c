@@ -118,17 +118,13 @@ long long rt_qi(const struct rt_env *env, const char *fmt, ...)
 
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "  cannot open %s\n", path);
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, 1 << 24);
+    if (buf_read_file(&b, path, &e)) {
+        fprintf(stderr, "  %s\n", e.msg);
         exit(1);
     }
-    struct buf b;
-    buf_init(&b, 1 << 24);
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
-    fclose(f);
     return buf_steal(&b, NULL);
 }
 

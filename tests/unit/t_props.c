@@ -231,7 +231,7 @@ TEST(props_load_file)
     EXPECT_EQ_STR(p.application_name, "PythonKCLSample");
     kcl_props_free(&p);
     EXPECT_TRUE(kcl_props_load("/nonexistent/app.properties", &p, &e) < 0);
-    EXPECT_CONTAINS(e.msg, "/nonexistent/app.properties: No such file");
+    EXPECT_EQ_STR(e.msg, "/nonexistent/app.properties: cannot open: No such file or directory");
 }
 
 TEST(props_split_command)
