@@ -354,7 +354,8 @@ static const struct config_entry entries[] = {
      .help = "How upload bodies are protected: `signed` (SigV4 covers the body's SHA-256), "
              "`unsigned` (`UNSIGNED-PAYLOAD` with `x-amz-checksum-crc32`, which S3 checks; "
              "what the AWS SDKs send over HTTPS, a fraction of the CPU), or `auto`: "
-             "unsigned for an https:// or the default endpoint, signed over plain http."},
+             "unsigned for an https:// or the default endpoint, signed over plain http. Choose "
+             "`signed` for an S3-compatible store that rejects checksum headers."},
 
     {.name = "kinesis.endpoint", K_STRING(C, kinesis.endpoint), .check = &check_url,
      .help = "Kinesis endpoint; empty uses AWS's for the region."},
