@@ -217,16 +217,19 @@ static void *gz_main(void *arg)
     struct buf out;
     if (gz_new(j->level, &g)) return NULL;
     buf_init(&out, (size_t)1 << 30);
+    size_t member = 0; /* raw bytes in the current member */
     for (int pass = 0; pass < j->passes; pass++) {
         for (size_t pos = 0; pos < j->c->len;) {
             size_t k = j->c->len - pos < 65536 ? j->c->len - pos : 65536;
             if (gz_write(g, j->c->data + pos, k, &out)) break;
             pos += k;
-            if (out.len > (16u << 20)) { /* as the router, members of ~16 MiB raw */
+            member += k;
+            if (member >= (16u << 20)) { /* as the router (buffer_bytes): 16 MiB raw */
                 gz_finish(g, &out);
                 j->out += out.len;
                 buf_reset(&out);
                 gz_reset(g);
+                member = 0;
             }
         }
     }
