@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/mem.h"
 #include "worker/loggen.h"
 
@@ -78,23 +79,19 @@ static inline double bench_median(double *v, int n)
 }
 
 /* tests/data/types30.conf (through LOGFLEET_ROOT, else the working
- * directory) as text; prog: cannot read <path> and exit 2 when it is not
- * there. */
+ * directory) as text; "prog: <path>: cannot open: ..." and exit 2 when it
+ * cannot be read. */
 static inline char *bench_types30(const char *prog)
 {
     const char *root = getenv("LOGFLEET_ROOT");
     char *path = xasprintf("%s/tests/data/types30.conf", root && *root ? root : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot read %s\n", prog, path);
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, 1 << 20);
+    if (buf_read_file(&b, path, &e)) {
+        fprintf(stderr, "%s: %s\n", prog, e.msg);
         exit(2);
     }
-    struct buf b;
-    buf_init(&b, 1 << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
-    fclose(f);
     free(path);
     return buf_steal(&b, NULL);
 }

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/err.h"
 #include "common/mem.h"
 #include "tests/t.h"
 
@@ -20,21 +22,14 @@ extern char **environ;
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "  cannot open %s\n", path);
+    struct buf b;
+    struct err e = {0};
+    buf_init(&b, (size_t)1 << 30);
+    if (buf_read_file(&b, path, &e)) {
+        fprintf(stderr, "  %s\n", e.msg);
         exit(1);
     }
-    size_t cap = 1 << 16, n = 0;
-    char *b = xmalloc(cap);
-    for (size_t k; (k = fread(b + n, 1, cap - n - 1, f)) > 0;) {
-        n += k;
-        if (cap - n - 1 == 0) b = xrealloc(b, cap *= 2);
-    }
-    fclose(f);
-    b[n] = 0;
-    if (len) *len = n;
-    return b;
+    return buf_steal(&b, len);
 }
 
 void ctl_run(struct ctl_result *r, const char *in_path, ...)

@@ -207,16 +207,23 @@ static void run_once(struct rt_env *env, struct rt_feed *f, struct router_stats 
     rt_read_free(&rd);
 }
 
-ITEST_T(router_if_none_match_reupload_and_multipart, 300)
+/* One shard whose big_feed goes out as one object per type (no age or
+ * size flush), the chat object by multipart (parts of 5 MiB). */
+static void big_setup(struct rt_env *env, struct rt_feed *f, const char *shard)
 {
     log_set_level(LOG_ERROR);
-    const char *shard = "shardId-000000000020";
     struct rt_opts o = {.buffer_bytes = 16 << 20, .buffer_age_ms = 3600000,
                         .memory_limit = 128 << 20, .multipart_bytes = 5 << 20};
+    rt_setup(env, &o, &shard, 1);
+    big_feed(f, shard);
+}
+
+ITEST_T(router_if_none_match_reupload_and_multipart, 300)
+{
+    const char *shard = "shardId-000000000020";
     struct rt_env env;
-    rt_setup(&env, &o, &shard, 1);
     struct rt_feed f;
-    big_feed(&f, shard);
+    big_setup(&env, &f, shard);
 
     /* 1: everything lands; the chat object went by multipart */
     struct router_stats st;
@@ -273,16 +280,11 @@ ITEST_T(router_if_none_match_reupload_and_multipart, 300)
  * still lands exactly once. */
 ITEST_T(router_unsigned_payload_multipart_exactly_once, 300)
 {
-    log_set_level(LOG_ERROR);
-    const char *shard = "shardId-000000000021";
-    struct rt_opts o = {.buffer_bytes = 16 << 20, .buffer_age_ms = 3600000,
-                        .memory_limit = 128 << 20, .multipart_bytes = 5 << 20};
     struct rt_env env;
-    rt_setup(&env, &o, &shard, 1);
+    struct rt_feed f;
+    big_setup(&env, &f, "shardId-000000000021");
     env.cfg.s3.payload_signing = LF_PAYLOAD_UNSIGNED;
     ASSERT_TRUE(lf_s3_unsigned_payload(&env.cfg));
-    struct rt_feed f;
-    big_feed(&f, shard);
     struct router_stats st;
     run_once(&env, &f, &st);
     EXPECT_EQ_INT(st.objects_multipart, 1);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/s3.h"
@@ -39,14 +40,10 @@ static int type_of(const char *name)
 /* The file's bytes with "@TS@" replaced by an event time an hour before arrival. */
 static void load_record(const char *path, struct buf *out)
 {
-    FILE *f = fopen(path, "rb");
-    ASSERT_TRUE(f != NULL);
     struct buf raw;
+    struct err e = {0};
     buf_init(&raw, 1 << 20);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&raw, tmp, n);
-    fclose(f);
+    ASSERT_OK(buf_read_file(&raw, path, &e), e);
     char ts[25];
     loggen_iso8601(ARRIVAL - 3600000, ts);
     buf_reset(out);
